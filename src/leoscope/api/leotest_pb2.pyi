@@ -957,12 +957,18 @@ class message_find_free_slot_response(_message.Message):
     def __init__(self, state: _Optional[_Union[response_state, str]] = ..., message: _Optional[str] = ..., slots: _Optional[_Iterable[_Union[free_slot, _Mapping]]] = ..., field: _Optional[str] = ...) -> None: ...
 
 class message_get_upload_url(_message.Message):
-    __slots__ = ("runid", "blob_name")
+    __slots__ = ("runid", "blob_name", "sha256", "size", "upload_id")
     RUNID_FIELD_NUMBER: _ClassVar[int]
     BLOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     runid: str
     blob_name: str
-    def __init__(self, runid: _Optional[str] = ..., blob_name: _Optional[str] = ...) -> None: ...
+    sha256: str
+    size: int
+    upload_id: str
+    def __init__(self, runid: _Optional[str] = ..., blob_name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., upload_id: _Optional[str] = ...) -> None: ...
 
 class message_get_download_url(_message.Message):
     __slots__ = ("runid",)
@@ -971,7 +977,7 @@ class message_get_download_url(_message.Message):
     def __init__(self, runid: _Optional[str] = ...) -> None: ...
 
 class message_signed_url_response(_message.Message):
-    __slots__ = ("state", "message", "url", "expires_at", "backend", "blob_name", "sha256", "size")
+    __slots__ = ("state", "message", "url", "expires_at", "backend", "blob_name", "sha256", "size", "ttl_secs", "operation", "part_size", "upload_id", "part_urls", "list_parts_url", "complete_url", "head_url")
     STATE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
@@ -980,6 +986,14 @@ class message_signed_url_response(_message.Message):
     BLOB_NAME_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECS_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    PART_SIZE_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_URLS_FIELD_NUMBER: _ClassVar[int]
+    LIST_PARTS_URL_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_URL_FIELD_NUMBER: _ClassVar[int]
+    HEAD_URL_FIELD_NUMBER: _ClassVar[int]
     state: response_state
     message: str
     url: str
@@ -988,4 +1002,12 @@ class message_signed_url_response(_message.Message):
     blob_name: str
     sha256: str
     size: int
-    def __init__(self, state: _Optional[_Union[response_state, str]] = ..., message: _Optional[str] = ..., url: _Optional[str] = ..., expires_at: _Optional[str] = ..., backend: _Optional[str] = ..., blob_name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+    ttl_secs: int
+    operation: str
+    part_size: int
+    upload_id: str
+    part_urls: _containers.RepeatedScalarFieldContainer[str]
+    list_parts_url: str
+    complete_url: str
+    head_url: str
+    def __init__(self, state: _Optional[_Union[response_state, str]] = ..., message: _Optional[str] = ..., url: _Optional[str] = ..., expires_at: _Optional[str] = ..., backend: _Optional[str] = ..., blob_name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., ttl_secs: _Optional[int] = ..., operation: _Optional[str] = ..., part_size: _Optional[int] = ..., upload_id: _Optional[str] = ..., part_urls: _Optional[_Iterable[str]] = ..., list_parts_url: _Optional[str] = ..., complete_url: _Optional[str] = ..., head_url: _Optional[str] = ...) -> None: ...
