@@ -33,10 +33,10 @@ class InvalidInput(LeoscopeError):
 class NotFound(LeoscopeError):
     """The named object does not exist."""
 
-    def __init__(self, kind: str, id: str) -> None:
+    def __init__(self, kind: str, id: str, message: str | None = None) -> None:
         self.kind = kind
         self.id = id
-        super().__init__(f"{kind} {id!r} not found")
+        super().__init__(message or f"{kind} {id!r} not found")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,3 @@
+from leoscope.cli.main import run
+
+run()

@@ -1,0 +1,1 @@
+"""The orchestrator: the testbed's gRPC service and its datastore."""
