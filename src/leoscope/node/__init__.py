@@ -1,0 +1,1 @@
+"""The node agent: runs scheduled experiments on a measurement node."""
