@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import aiohttp
 import numpy as np
 from sgp4.api import Satrec, SatrecArray, jday
 from skyfield.api import load, wgs84
@@ -308,15 +308,15 @@ class TleCache:
             raise
 
 
-async def fetch_tle_text(client: httpx.AsyncClient, url: str) -> tuple[str, list[TleEntry]]:
+async def fetch_tle_text(session: aiohttp.ClientSession, url: str) -> tuple[str, list[TleEntry]]:
     """Download and parse a TLE set; raises SourceError when the answer holds no valid entry."""
     try:
-        response = await client.get(url)
-    except httpx.HTTPError as exc:
+        async with session.get(url) as response:
+            if response.status != 200:
+                raise SourceError(f"TLE download answered HTTP {response.status}")
+            text = await response.text(errors="replace")
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise SourceError(f"TLE download failed: {type(exc).__name__}: {exc}") from exc
-    if response.status_code != 200:
-        raise SourceError(f"TLE download answered HTTP {response.status_code}")
-    text = response.text
     entries = await asyncio.to_thread(parse_tle_text, text)
     if not entries:
         raise SourceError(f"TLE download held no valid element set ({text[:80]!r})")
@@ -376,10 +376,12 @@ class SatelliteMonitor(PollingMonitor):
         self.tle_fetched_at: float | None = None
         """Wall-clock time the current TLE set was downloaded (from the cache after a restart)."""
         self.tle_error: str | None = None
-        self._http = httpx.AsyncClient(timeout=http_timeout_secs, follow_redirects=True)
+        self._http_timeout = aiohttp.ClientTimeout(total=http_timeout_secs)
+        self._http: aiohttp.ClientSession | None = None
         self._refresher: asyncio.Task[None] | None = None
 
     async def _setup(self) -> None:
+        self._http = aiohttp.ClientSession(timeout=self._http_timeout)
         cached = await asyncio.to_thread(self.cache.load)
         if cached is not None:
             text, fetched_at = cached
@@ -395,6 +397,8 @@ class SatelliteMonitor(PollingMonitor):
 
     async def refresh_tles(self) -> int:
         """Download the TLE set now, cache it and start using it; returns the satellite count."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=self._http_timeout)
         text, entries = await fetch_tle_text(self._http, self.tle_url)
         fetched_at = time.time()  # real wall time: the cache's age is judged against it
         await asyncio.to_thread(self.cache.save, text, fetched_at)
@@ -447,4 +451,6 @@ class SatelliteMonitor(PollingMonitor):
             except asyncio.CancelledError:
                 pass
             self._refresher = None
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
