@@ -6,6 +6,7 @@ import pytest
 
 from leoscope.node.monitors.base import Backoff
 from leoscope.node.monitors.dish import coerce_field, parse_bool, parse_topic
+from leoscope.node.monitors.traffic import CounterSample, combined_rates, network_totals
 from leoscope.node.monitors.weather import WEATHER_VARIABLES, weather_values
 from tests.fakes.owm import sample_reply
 
@@ -96,3 +97,26 @@ def test_backoff_grows_with_jitter_and_resets() -> None:
     assert delays == sorted(delays[:3]) + delays[3:]
     backoff.reset()
     assert backoff.next_delay() <= 1.0
+
+
+def test_network_totals_sum_interfaces_and_spot_host_networking() -> None:
+    stats = {
+        "networks": {
+            "eth0": {"rx_bytes": 100, "tx_bytes": 10},
+            "eth1": {"rx_bytes": 5, "tx_bytes": 1},
+        }
+    }
+    assert network_totals(stats) == (105, 11)
+    assert network_totals({"read": "2024-06-01T00:00:00Z"}) is None
+    assert network_totals({"networks": {}}) is None
+
+
+def test_combined_rates_skip_new_containers_and_rebase_restarted_ones() -> None:
+    before = {"a": CounterSample(1_000, 500, 10.0), "b": CounterSample(9_000, 9_000, 10.0)}
+    after = {
+        "a": CounterSample(3_000, 1_500, 12.0),  # +2000 rx, +1000 tx over 2 s
+        "b": CounterSample(100, 100, 12.0),  # counters went backwards: restarted
+        "c": CounterSample(50_000, 50_000, 12.0),  # first seen: no rate yet
+    }
+    assert combined_rates(before, after) == (1_000, 500)
+    assert combined_rates({}, after) == (0, 0)
