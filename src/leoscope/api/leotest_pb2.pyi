@@ -977,7 +977,7 @@ class message_get_download_url(_message.Message):
     def __init__(self, runid: _Optional[str] = ...) -> None: ...
 
 class message_signed_url_response(_message.Message):
-    __slots__ = ("state", "message", "url", "expires_at", "backend", "blob_name", "sha256", "size", "ttl_secs", "operation", "part_size", "upload_id", "part_urls", "list_parts_url", "complete_url", "head_url")
+    __slots__ = ("state", "message", "url", "expires_at", "backend", "blob_name", "sha256", "size", "ttl_secs", "operation", "part_size", "upload_id", "part_urls", "list_parts_url", "complete_url")
     STATE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
@@ -993,7 +993,6 @@ class message_signed_url_response(_message.Message):
     PART_URLS_FIELD_NUMBER: _ClassVar[int]
     LIST_PARTS_URL_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_URL_FIELD_NUMBER: _ClassVar[int]
-    HEAD_URL_FIELD_NUMBER: _ClassVar[int]
     state: response_state
     message: str
     url: str
@@ -1009,5 +1008,4 @@ class message_signed_url_response(_message.Message):
     part_urls: _containers.RepeatedScalarFieldContainer[str]
     list_parts_url: str
     complete_url: str
-    head_url: str
-    def __init__(self, state: _Optional[_Union[response_state, str]] = ..., message: _Optional[str] = ..., url: _Optional[str] = ..., expires_at: _Optional[str] = ..., backend: _Optional[str] = ..., blob_name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., ttl_secs: _Optional[int] = ..., operation: _Optional[str] = ..., part_size: _Optional[int] = ..., upload_id: _Optional[str] = ..., part_urls: _Optional[_Iterable[str]] = ..., list_parts_url: _Optional[str] = ..., complete_url: _Optional[str] = ..., head_url: _Optional[str] = ...) -> None: ...
+    def __init__(self, state: _Optional[_Union[response_state, str]] = ..., message: _Optional[str] = ..., url: _Optional[str] = ..., expires_at: _Optional[str] = ..., backend: _Optional[str] = ..., blob_name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., ttl_secs: _Optional[int] = ..., operation: _Optional[str] = ..., part_size: _Optional[int] = ..., upload_id: _Optional[str] = ..., part_urls: _Optional[_Iterable[str]] = ..., list_parts_url: _Optional[str] = ..., complete_url: _Optional[str] = ...) -> None: ...
