@@ -169,6 +169,12 @@ class Monitor(abc.ABC):
         """The latest value of every variable this monitor has produced (a copy)."""
         return dict(self._values)
 
+    def fresh_values(self, max_age_secs: float) -> dict[str, object] | None:
+        """The latest values if the last good sample is at most ``max_age_secs`` old, else None."""
+        if self.freshness is None or self._clock() - self.freshness > max_age_secs:
+            return None
+        return dict(self._values)
+
     def _emit(self, values: Mapping[str, object], at: float | None = None) -> None:
         """Record a good sample and pass it on; a failing callback is logged, never raised."""
         when = self._clock() if at is None else at
