@@ -69,6 +69,17 @@ class RunningOrchestrator:
         self._thread.join(timeout=10)
         self._loop.close()
 
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, for "the refusal changed nothing" assertions."""
+        from leoscope.orchestrator.store.schema import metadata
+
+        assert self.server.store is not None
+        with self.server.store.read() as conn:
+            return {
+                name: sorted(tuple(r) for r in conn.execute(sa.select(table)))
+                for name, table in metadata.tables.items()
+            }
+
     def caller(self, userid: str, token: str = "", jwt: str = "") -> Caller:
         return Caller(self.address, userid, token, jwt)
 

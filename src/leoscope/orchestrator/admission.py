@@ -102,8 +102,7 @@ class Admission:
         live = job_store.on_nodes(conn, nodeids, active_at=now, overhead_only=True)
         live = [j for j in live if j.id != exclude]
         indexes = [
-            self.node_index(n, [j for j in live if n in j.nodes], anchor)
-            for n in sorted(nodeids)
+            self.node_index(n, [j for j in live if n in j.nodes], anchor) for n in sorted(nodeids)
         ]
         return indexes, {j.id: j for j in live}
 
@@ -140,7 +139,7 @@ class Admission:
         return conflicts, others
 
     def next_runs(self, job: Job, now: datetime, count: int) -> list[datetime]:
-        lo = to_epoch(now)
+        lo = to_epoch(self.anchor(job, now))
         hi = lo + self.horizon_days * DAY
         return [from_epoch(int(t)) for t in schedule.occurrences(job, lo, hi, limit=count)]
 
@@ -185,7 +184,8 @@ class Admission:
         exclude: str | None = None,
     ) -> datetime | None:
         """The earliest start in [not_before, not_after - length] free on every named node."""
-        lo, hi = to_epoch(not_before), to_epoch(not_after)
+        lo = to_epoch(not_before) + (1 if not_before.microsecond else 0)  # never before not_before
+        hi = to_epoch(not_after)
         anchor = max(now, not_before)
         _, win_start, win_end = self._window(anchor)
         if lo >= win_start and hi <= win_end:

@@ -58,7 +58,7 @@ def _with_details(response: Any, exc: LeoscopeError) -> Any:
     """Add the offending field and the structured conflicts (LEOScope extensions)."""
     if isinstance(exc, InvalidInput):
         response.field = exc.field
-    if isinstance(exc, Conflict):
+    if isinstance(exc, Conflict) and hasattr(response, "conflicts"):
         for c in exc.conflicts:
             response.conflicts.add(
                 jobid=c.jobid,
@@ -121,14 +121,16 @@ FAILURES: dict[str, Callable[[LeoscopeError], Any]] = {
     "delete_node": _state_failure(pb.message_delete_node_response),
     "set_scavenger_status": _state_failure(pb.message_set_scavenger_status_response),
     "get_scavenger_status": lambda exc: pb.message_get_scavenger_status_response(
-        found=False, scavenger_mode_active=False, node_exists=not isinstance(exc, NotFound)
+        found=False, **({"node_exists": False} if isinstance(exc, NotFound) else {})
     ),
     "schedule_task": _state_failure(pb.message_schedule_task_response),
     "get_tasks": _list_failure(pb.message_get_tasks_response),
     "update_task": _state_failure(pb.message_update_task_response),
     "kernel_access": _state_failure(pb.message_kernel_access_response),
     "report_heartbeat": lambda exc: pb.message_heartbeat_response(received=False),
-    "find_free_slot": _state_failure(pb.message_find_free_slot_response),
+    "find_free_slot": lambda exc: _with_details(
+        pb.message_find_free_slot_response(state=pb.FAILED, message=str(exc)), exc
+    ),
 }
 
 # For RPCs without an in-response failure shape: errors -> status codes.
