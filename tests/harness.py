@@ -142,16 +142,16 @@ def job_request(
     jobid: str, nodeid: str, start: str, end: str, **fields: Any
 ) -> pb.message_schedule_job:
     """A schedule_job request as the reference CLI sends it (params filled with placeholders)."""
-    values: dict[str, Any] = dict(
-        id=jobid,
-        nodeid=nodeid,
-        type=pb.ATQ,
-        params=pb.job_params(mode="docker", deploy="d", execute="e", finish="f"),
-        start_date=start,
-        end_date=end,
-        length_secs=60,
-        overhead=True,
-        config=EXPERIMENT_CONFIG,
-    )
+    values: dict[str, Any] = {
+        "id": jobid,
+        "nodeid": nodeid,
+        "type": pb.ATQ,
+        "params": pb.job_params(mode="docker", deploy="d", execute="e", finish="f"),
+        "start_date": start,
+        "end_date": end,
+        "length_secs": 60,
+        "overhead": True,
+        "config": EXPERIMENT_CONFIG,
+    }
     values.update(fields)
     return pb.message_schedule_job(**values)
