@@ -278,14 +278,18 @@ class Handlers:
     def get_tasks(self, ctx: Ctx, req: pb.message_get_tasks) -> Any:
         type_ = _opt(req, "type")
         status = _opt(req, "status")
+        if type_ is not None and type_ not in TaskType._value2member_map_:
+            raise InvalidInput("type", f"{type_} is not a task type")
+        if status is not None and status not in TaskStatus._value2member_map_:
+            raise InvalidInput("status", f"{status} is not a task status")
         tasks = task_ops.get_tasks(
             ctx,
-            type=TaskType(type_) if type_ in TaskType._value2member_map_ else None,
+            type=TaskType(type_) if type_ else None,
             taskid=_opt(req, "taskid"),
             runid=_opt(req, "runid"),
             jobid=_opt(req, "jobid"),
             nodeid=_opt(req, "nodeid"),
-            status=TaskStatus(status) if status in TaskStatus._value2member_map_ else None,
+            status=TaskStatus(status) if status else None,
         )
         return pb.message_get_tasks_response(tasks=[convert.task_to_pb(t) for t in tasks])
 

@@ -88,7 +88,6 @@ def _list_failure(response: type) -> Callable[[LeoscopeError], Any]:
     def build(exc: LeoscopeError) -> Any:
         return response()
 
-    build.list_rpc = True  # type: ignore[attr-defined]
     return build
 
 
@@ -196,11 +195,12 @@ class OrchestratorServicer(pb_grpc.LeotestOrchestratorServicer):
             log.info("rpc=%s refused: %s", rpc, exc)
             failure = FAILURES.get(rpc)
             if failure is not None:
-                if getattr(failure, "list_rpc", False):
-                    trailers = [(ERROR_TRAILER, _ascii(str(exc)))]
-                    if isinstance(exc, InvalidInput):
-                        trailers.append((FIELD_TRAILER, exc.field))
-                    context.set_trailing_metadata(trailers)
+                # The reason also travels as trailing metadata, which reference clients ignore
+                # and ours read (list RPCs have no other place for it).
+                trailers = [(ERROR_TRAILER, _ascii(str(exc)))]
+                if isinstance(exc, InvalidInput):
+                    trailers.append((FIELD_TRAILER, exc.field))
+                context.set_trailing_metadata(trailers)
                 return failure(exc)
             if rpc == "get_global_config" and isinstance(exc, NotFound):
                 await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))

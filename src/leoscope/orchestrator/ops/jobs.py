@@ -14,7 +14,7 @@ from leoscope.core.experiment import parse_experiment_config
 from leoscope.core.model import Job, JobType
 from leoscope.core.schedule import CalendarPage
 from leoscope.core.timeutil import from_epoch, job_date, parse_time, ref_time
-from leoscope.core.validation import JobRequest, build_job
+from leoscope.core.validation import JobRequest, build_job, check_id
 
 from ..store import jobs as job_store
 from ..store import nodes as node_store
@@ -104,6 +104,7 @@ def schedule_job(ctx: Ctx, request: JobRequest, dry_run: bool = False) -> Admitt
 
 
 def get_job(ctx: Ctx, jobid: str) -> Job:
+    check_id("jobid", jobid)
     with ctx.read() as conn:
         job = job_store.get(conn, jobid)
     if job is None:
@@ -114,7 +115,9 @@ def get_job(ctx: Ctx, jobid: str) -> Job:
 
 def jobs_of_user(ctx: Ctx, userid: str) -> list[Job]:
     """Admins: that user's jobs, or all jobs for ''. Others: their own ('' means self)."""
-    if not userid and not ctx.principal.is_admin:
+    if userid:
+        check_id("userid", userid)
+    elif not ctx.principal.is_admin:
         userid = ctx.principal.userid
     ctx.require("get_jobs_by_userid", userid=userid)
     with ctx.read() as conn:
@@ -123,12 +126,14 @@ def jobs_of_user(ctx: Ctx, userid: str) -> list[Job]:
 
 def jobs_on_node(ctx: Ctx, nodeid: str, include_expired: bool = False) -> list[Job]:
     ctx.require("get_jobs_by_nodeid")
+    check_id("nodeid", nodeid)
     with ctx.read() as conn:
         return job_store.on_nodes(conn, [nodeid], active_at=None if include_expired else ctx.now)
 
 
 def reschedule_nearest(ctx: Ctx, jobid: str, starttime: str, endtime: str) -> datetime:
     """Move a one-shot job to the earliest free slot in [starttime, endtime]; keep end_date."""
+    check_id("jobid", jobid)
     not_before = parse_time(starttime, "starttime")
     not_after = parse_time(endtime, "endtime")
     with ctx.read() as conn:
@@ -176,6 +181,7 @@ MODIFIABLE = (
 
 def modify_job(ctx: Ctx, jobid: str, changes: dict[str, Any]) -> Job:
     """Apply the present fields through the same checks as schedule_job, all or nothing."""
+    check_id("jobid", jobid)
     with ctx.read() as conn:
         job = job_store.get(conn, jobid)
     if job is None:
@@ -214,6 +220,7 @@ def modify_job(ctx: Ctx, jobid: str, changes: dict[str, Any]) -> Job:
 
 
 def delete_job(ctx: Ctx, jobid: str) -> str:
+    check_id("jobid", jobid)
     with ctx.write() as conn:
         job = job_store.get(conn, jobid)
         if job is None:
@@ -229,6 +236,7 @@ def delete_job(ctx: Ctx, jobid: str) -> str:
 
 def delete_jobs_on_node(ctx: Ctx, nodeid: str) -> int:
     ctx.require("delete_jobs_by_nodeid")
+    check_id("nodeid", nodeid)
     with ctx.write() as conn:
         removed = job_store.remove_on_node(conn, nodeid)
         for job in removed:
@@ -240,6 +248,7 @@ def delete_jobs_on_node(ctx: Ctx, nodeid: str) -> int:
 def calendar(ctx: Ctx, nodeid: str, start: str, end: str) -> CalendarPage:
     """The node's planned runs in [start, end] (all its jobs, overhead or not), capped."""
     ctx.require("get_scheduled_runs")
+    check_id("nodeid", nodeid)
     window_start = parse_time(start, "start")
     window_end = parse_time(end, "end")
     if window_end < window_start:

@@ -121,6 +121,7 @@ def get_nodes(
 
 def update_node(ctx: Ctx, nodeid: str, changes: dict[str, Any]) -> str:
     """Change the present fields only; `changes` maps field names to new values."""
+    check_id("nodeid", nodeid)
     ctx.require("update_node", nodeid=nodeid)
     values: dict[str, Any] = {}
     for field, value in changes.items():
@@ -152,6 +153,7 @@ def update_node(ctx: Ctx, nodeid: str, changes: dict[str, Any]) -> str:
 
 def delete_node(ctx: Ctx, nodeid: str, delete_jobs: bool) -> str:
     ctx.require("delete_node")
+    check_id("nodeid", nodeid)
     with ctx.write() as conn:
         if not node_store.remove(conn, nodeid):
             raise NotFound("node", nodeid, NODE_MISSING)
@@ -165,6 +167,7 @@ def delete_node(ctx: Ctx, nodeid: str, delete_jobs: bool) -> str:
 
 def report_heartbeat(ctx: Ctx, nodeid: str) -> bool:
     """True when the caller's own node was marked active."""
+    check_id("nodeid", nodeid)
     if not ctx.may("report_heartbeat", nodeid=nodeid):
         return False
     with ctx.write() as conn:
@@ -172,6 +175,7 @@ def report_heartbeat(ctx: Ctx, nodeid: str) -> bool:
 
 
 def set_scavenger(ctx: Ctx, nodeid: str, active: bool) -> str:
+    check_id("nodeid", nodeid)
     ctx.require("set_scavenger_status", nodeid=nodeid)
     with ctx.write() as conn:
         if not node_store.change(conn, nodeid, scavenger_mode_active=active):
@@ -181,8 +185,7 @@ def set_scavenger(ctx: Ctx, nodeid: str, active: bool) -> str:
 
 
 def get_scavenger(ctx: Ctx, nodeid: str) -> Node:
-    if not nodeid:
-        raise InvalidInput("nodeid", "is empty")
+    check_id("nodeid", nodeid)
     ctx.require("get_scavenger_status", nodeid=nodeid)
     with ctx.read() as conn:
         node = node_store.get(conn, nodeid)

@@ -68,6 +68,7 @@ def get_tasks(
 
 
 def update_task(ctx: Ctx, taskid: str, status: int) -> str:
+    check_id("taskid", taskid)
     if status not in (TaskStatus.TASK_SCHEDULED, TaskStatus.TASK_COMPLETE):
         raise InvalidInput("status", "must be TASK_SCHEDULED or TASK_COMPLETE")
     with ctx.write() as conn:

@@ -33,6 +33,7 @@ def register_user(ctx: Ctx, userid: str, name: str, role: int, team: str) -> str
 
 
 def get_user(ctx: Ctx, userid: str) -> User:
+    check_id("userid", userid)
     ctx.require("get_user", userid=userid)
     with ctx.read() as conn:
         user = user_store.get(conn, userid)
@@ -49,6 +50,7 @@ def list_users(ctx: Ctx) -> list[User]:
 
 def modify_user(ctx: Ctx, userid: str, name: str, role: int, team: str) -> str:
     ctx.require("modify_user")
+    check_id("id", userid)
     new_role = parse_role(role)
     check_text("name", name)
     check_text("team", team)
@@ -60,6 +62,7 @@ def modify_user(ctx: Ctx, userid: str, name: str, role: int, team: str) -> str:
 
 def delete_user(ctx: Ctx, userid: str) -> str:
     ctx.require("delete_user")
+    check_id("userid", userid)
     with ctx.write() as conn:
         if node_store.exists(conn, userid):
             raise InvalidInput("userid", f"{userid!r} is a node; delete it with delete_node")
@@ -71,6 +74,7 @@ def delete_user(ctx: Ctx, userid: str) -> str:
 def kernel_access(ctx: Ctx, userid: str) -> tuple[bool, str]:
     """Whether `userid` may use kernel services; (granted, reference message)."""
     ctx.require("kernel_access")
+    check_id("userid", userid)
     with ctx.read() as conn:
         user = user_store.get(conn, userid)
     if user is None:
