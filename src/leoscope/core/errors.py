@@ -30,6 +30,10 @@ class InvalidInput(LeoscopeError):
         super().__init__(f"invalid {field}: {problem}")
 
 
+InvalidArgument = InvalidInput
+"""The same error under gRPC's name (status INVALID_ARGUMENT); the SDK exports both names."""
+
+
 class NotFound(LeoscopeError):
     """The named object does not exist."""
 
