@@ -15,8 +15,10 @@ WARNING saying so. What the runtime does keep from the container contract:
 * Each run has a record, `.leoscope-process.json`, in its run directory, and the runtime's
   `state_dir` keeps a symlink per container name pointing at that directory. A new runtime
   object (after an agent restart) finds the records there. A recorded pid counts as ours only
-  if the boot id and the kernel's start time of that pid still match the record, so a reused
-  pid is reported as exited and never signalled.
+  if the boot id and the kernel's start time of that pid still match the record and its
+  initial environment carries our marker (`LEOSCOPE_PROCESS_RUN=<run id>`), so a reused pid
+  is reported as exited and never signalled. (An experiment that re-executes itself with a
+  cleared environment therefore looks exited to a restarted agent.)
 
 Exit codes follow Docker (128+N for signal N). The runtime writes an exit code into the record
 when it observes it; a process that ended while no agent was watching reports
@@ -100,6 +102,17 @@ def _proc_stat(pid: int) -> _ProcStat | None:
     return _ProcStat(state=fields[0], pgid=int(fields[2]), start_ticks=int(fields[19]))
 
 
+def _carries_marker(pid: int, run_id: str) -> bool:
+    """Whether `pid` was started with our marker (True when its environ is unreadable)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except PermissionError:
+        return True
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return f"{MARKER_ENV}={run_id}".encode() in environ.split(b"\0")
+
+
 def _copy_file(source: Path, target: Path) -> None:
     """Copy a live log file to where the caller wants it (nothing to do if it is the same file)."""
     if not source.exists():
@@ -142,13 +155,18 @@ class _Record:
         os.replace(tmp, path)
 
     def is_live_process(self) -> bool:
-        """True while the recorded pid is still this very process and has not exited."""
+        """True while the recorded pid is still this very process and has not exited.
+
+        Identity needs the same boot, the same kernel start time (10 ms ticks) and, where
+        /proc lets us read it, our marker in the process's initial environment.
+        """
         stat = _proc_stat(self.pid)
         return (
             stat is not None
             and stat.start_ticks == self.start_ticks
             and self.boot_id == _boot_id()
             and stat.state not in ("Z", "X", "x")
+            and _carries_marker(self.pid, self.run_id)
         )
 
 
