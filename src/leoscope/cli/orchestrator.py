@@ -8,8 +8,6 @@ from pathlib import Path
 
 import typer
 
-from leoscope.orchestrator.server import OrchestratorServer, ServerSettings, StartupError
-
 
 def orchestrator(
     listen: str = typer.Option(
