@@ -20,11 +20,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(address: str, timeout: float = 30.0, credentials: grpc.ChannelCredentials | None = None) -> None:
+def wait_healthy(
+    address: str, timeout: float = 30.0, credentials: grpc.ChannelCredentials | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         channel = (
-            grpc.secure_channel(address, credentials, options=[("grpc.ssl_target_name_override", "localhost")])
+            grpc.secure_channel(
+                address, credentials, options=[("grpc.ssl_target_name_override", "localhost")]
+            )
             if credentials
             else grpc.insecure_channel(address)
         )
@@ -43,8 +47,15 @@ def wait_healthy(address: str, timeout: float = 30.0, credentials: grpc.ChannelC
 class OrchestratorProcess:
     """`leoscope orchestrator` in a child process (so it can be killed with SIGKILL)."""
 
-    def __init__(self, data_dir: Path, admin_token: str, db_url: str | None = None,
-                 port: int | None = None, extra: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        admin_token: str,
+        db_url: str | None = None,
+        port: int | None = None,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.admin_token = admin_token
         self.db_url = db_url
@@ -57,8 +68,17 @@ class OrchestratorProcess:
 
     def start(self, wait: bool = True) -> OrchestratorProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "leoscope", "orchestrator", "--listen", self.address,
-               "--data-dir", str(self.data_dir), *self.extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "leoscope",
+            "orchestrator",
+            "--listen",
+            self.address,
+            "--data-dir",
+            str(self.data_dir),
+            *self.extra,
+        ]
         if self.db_url:
             cmd += ["--db", self.db_url]
         env = {**os.environ, "LEOSCOPE_ADMIN_TOKEN": self.admin_token, **self.env}

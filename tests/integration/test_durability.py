@@ -13,7 +13,7 @@ from tests.process import OrchestratorProcess
 
 
 @pytest.fixture
-def proc(db_url: str | None, tmp_path: Path):  # noqa: ANN201
+def proc(db_url: str | None, tmp_path: Path):
     p = OrchestratorProcess(tmp_path / "orch", secrets.token_hex(16), db_url)
     yield p
     p.stop()
@@ -28,13 +28,35 @@ def test_acknowledged_writes_survive_kill_9(proc: OrchestratorProcess) -> None:
     node = Caller(proc.address, "node-1", node_token)
     acknowledged = []
     for i in range(20):
-        resp = alice.call("schedule_job", job_request(f"j{i}", "node-1", f"2031-01-0{1 + i % 9}T{10 + i // 9}:00:00", f"2031-01-0{1 + i % 9}T{10 + i // 9}:30:00"))
+        resp = alice.call(
+            "schedule_job",
+            job_request(
+                f"j{i}",
+                "node-1",
+                f"2031-01-0{1 + i % 9}T{10 + i // 9}:00:00",
+                f"2031-01-0{1 + i % 9}T{10 + i // 9}:30:00",
+            ),
+        )
         assert resp.state == pb.SUCCESS, resp.message
         acknowledged.append(f"j{i}")
-    run = pb.run_instance(runid="r1", jobid="j0", nodeid="node-1", userid="alice", start_time="2031-01-01 10:00:00",
-                          end_time="2031-01-01 10:00:00", last_updated="2031-01-01 10:00:05", status="EXECUTING")
+    run = pb.run_instance(
+        runid="r1",
+        jobid="j0",
+        nodeid="node-1",
+        userid="alice",
+        start_time="2031-01-01 10:00:00",
+        end_time="2031-01-01 10:00:00",
+        last_updated="2031-01-01 10:00:05",
+        status="EXECUTING",
+    )
     assert node.call("update_run", pb.message_update_run(run=run)).state == pb.SUCCESS
-    assert node.call("set_scavenger_status", pb.message_set_scavenger_status(nodeid="node-1", scavenger_mode_active=True)).state == pb.SUCCESS
+    assert (
+        node.call(
+            "set_scavenger_status",
+            pb.message_set_scavenger_status(nodeid="node-1", scavenger_mode_active=True),
+        ).state
+        == pb.SUCCESS
+    )
     for c in (admin, alice, node):
         c.close()
 
@@ -49,7 +71,9 @@ def test_acknowledged_writes_survive_kill_9(proc: OrchestratorProcess) -> None:
     assert alice.call("get_runs", pb.message_get_runs(runid="r1")).runs[0].status == "EXECUTING"
     assert node.call("get_scavenger_status", pb.message_get_scavenger_status(nodeid="node-1")).found
     # the calendar still refuses overlaps after the restart
-    clash = alice.call("schedule_job", job_request("again", "node-1", "2031-01-01T10:00:30", "2031-01-01T11:00:00"))
+    clash = alice.call(
+        "schedule_job", job_request("again", "node-1", "2031-01-01T10:00:30", "2031-01-01T11:00:00")
+    )
     assert clash.state == pb.FAILED and "jobid=j0" in clash.message
     for c in (admin, alice, node):
         c.close()

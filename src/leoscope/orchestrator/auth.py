@@ -34,7 +34,7 @@ HEADER_JWT = "x-leotest-jwt-access-token"
 
 # Secrets the reference ships as defaults; starting with one of them would be an open door.
 WEAK_JWT_SECRETS = frozenset({"", "jwt-secret", "jwt-algo", "secret", "changeme"})
-MIN_JWT_SECRET_LEN = 16
+MIN_JWT_SECRET_LEN = 32
 
 
 def issue_token() -> tuple[str, str]:

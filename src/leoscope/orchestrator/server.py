@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["LeotestOrchestrator"].full_name
 MAINTENANCE_INTERVAL_SECS = 60.0
+# The reference's published default admin token: starting with it would be an open door.
+KNOWN_DEFAULT_TOKENS = frozenset({"leotest-access-token"})
 
 
 class StartupError(Exception):
@@ -61,7 +63,11 @@ def _is_loopback(listen: str) -> bool:
 
 
 def _check(settings: ServerSettings) -> None:
-    if not settings.admin_token or len(settings.admin_token) < 16:
+    if (
+        not settings.admin_token
+        or len(settings.admin_token) < 16
+        or settings.admin_token in KNOWN_DEFAULT_TOKENS
+    ):
         raise StartupError(
             "--admin-token (LEOSCOPE_ADMIN_TOKEN) must be set to a random string of at least "
             "16 characters"
