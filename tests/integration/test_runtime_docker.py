@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -270,9 +271,7 @@ async def test_wait_times_out_with_none_and_remove_is_idempotent(
 
 
 async def test_pull_of_unreachable_registry_raises_with_dockers_message(runtime) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     image = f"127.0.0.1:{port}/leoscope/nothing:1"
     with pytest.raises(PullError) as caught:
         await runtime.pull(image)
@@ -378,6 +377,55 @@ async def test_sysctl_applies_inside_the_container_only(runtime, image, node_id,
         assert (run_dir / "cc.txt").read_text().strip() == "reno"
         assert read_text(HOST_CC) == host_before
         assert host_before.strip() != "reno"
+    finally:
+        await runtime.remove(handle)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def send_line(port: int, line: bytes) -> None:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as conn:
+        conn.sendall(line)
+
+
+async def test_ports_are_published_from_a_bridge_network(runtime, image, node_id, run_dir) -> None:
+    port = free_port()
+    spec = make_spec(
+        image,
+        node_id,
+        run_dir,
+        ["sh", "-c", "nc -l -p 5201 > /artifacts/got.txt"],
+        network="bridge",
+        ports={"5201/tcp": port},
+    )
+    handle = await runtime.start(spec)
+    try:
+        # docker-proxy accepts before nc listens; resend until the line arrives inside.
+        async with asyncio.timeout(10):
+            while True:
+                await asyncio.to_thread(send_line, port, b"hello-through-the-port\n")
+                if read_text(run_dir / "got.txt"):
+                    break
+                await asyncio.sleep(0.1)
+        assert read_text(run_dir / "got.txt") == "hello-through-the-port\n"
+    finally:
+        await runtime.remove(handle)
+
+
+async def test_user_option_runs_the_container_as_that_uid(runtime, image, node_id, run_dir) -> None:
+    run_dir.chmod(0o777)
+    spec = make_spec(
+        image, node_id, run_dir, ["sh", "-c", "id -u > /artifacts/uid.txt"], user="65534:65534"
+    )
+    handle = await runtime.start(spec)
+    try:
+        assert (await runtime.wait(handle, 10)).exit_code == 0
+        assert read_text(run_dir / "uid.txt") == "65534\n"
+        assert (run_dir / "uid.txt").stat().st_uid == 65534
     finally:
         await runtime.remove(handle)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -255,6 +256,17 @@ async def test_logs_go_to_run_dir_files_and_can_be_collected_and_streamed(
         assert (run_dir / STDOUT_NAME).read_bytes() == b"out-1\nout-2\n"
     finally:
         await runtime.remove(handle)
+
+
+async def test_remove_after_the_run_dir_was_deleted_cleans_up(
+    runtime, state_dir, node_id, run_dir
+) -> None:
+    handle = await runtime.start(make_spec(node_id, run_dir, ["sleep", "30"]))
+    pid = json.loads((run_dir / RECORD_NAME).read_text())["pid"]
+    shutil.rmtree(run_dir)  # the agent uploaded and deleted the run directory first
+    await runtime.remove(handle)
+    assert list(state_dir.iterdir()) == []
+    await wait_until_ended(pid)
 
 
 async def test_start_errors_leave_nothing_behind(runtime, state_dir, node_id, run_dir) -> None:

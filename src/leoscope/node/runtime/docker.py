@@ -166,6 +166,11 @@ class DockerRuntime(Runtime):
     Pass a ready `docker.APIClient`, or let the runtime connect from the environment
     (DOCKER_HOST etc.); connecting asks the engine for its API version, so the constructor
     raises RuntimeErrorBase when no engine answers.
+
+    `max_threads` bounds the runtime's thread pool and connection pool (each running wait or
+    log follow holds one). `log_max_bytes` caps what the engine keeps of a container's output
+    (json-file driver, two rotated files of half that size) so a chatty experiment cannot fill
+    the node's disk; None keeps the engine's default logging.
     """
 
     kind = "docker"

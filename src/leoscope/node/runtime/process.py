@@ -392,6 +392,13 @@ class ProcessRuntime(Runtime):
         try:
             record = self._load(handle.name)
         except ContainerGone:
+            # The run directory (and the record in it) may already be deleted: drop the index
+            # entry, and make sure a child we still know of does not outlive it.
+            child = self._children.pop(handle.name, None)
+            if child is not None and child.poll() is None:
+                self._kill_group(child.pid)
+                await asyncio.to_thread(child.wait, _KILL_WAIT_SECS)
+            self._link(handle.name).unlink(missing_ok=True)
             return
         if self._observe(record).status is ContainerStatus.RUNNING:
             self._kill_group(record.pgid)
