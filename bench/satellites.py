@@ -27,8 +27,8 @@ from leoscope.node.monitors.satellites import (
     Constellation,
     Observer,
     constellation_summary,
-    parse_tle_text,
 )
+from leoscope.node.monitors.tle import parse_tle_text
 from tests.fakes.tle import random_constellation, tle_text
 
 EPOCH = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)

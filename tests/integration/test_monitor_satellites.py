@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from leoscope.node.monitors.base import Backoff
-from leoscope.node.monitors.satellites import CACHE_FILE_NAME, Observer, SatelliteMonitor
+from leoscope.node.monitors.satellites import Observer, SatelliteMonitor
+from leoscope.node.monitors.tle import CACHE_FILE_NAME
 from tests.fakes.http import LocalHttpServer, closed_port_url
 from tests.fakes.tle import TleServer, overhead_tle, tle_text
 from tests.fakes.waits import Samples, wait_until

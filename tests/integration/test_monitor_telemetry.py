@@ -37,11 +37,14 @@ def stamp(row: dict[str, str]) -> float:
 
 async def test_rows_are_written_at_about_one_hertz_and_flushed_on_stop(tmp_path: Path) -> None:
     counter = iter(range(1000))
-    satellites = lambda: {
-        "satellite_elevation": 71.5,
-        "visible_satellites": next(counter),
-        "sat_dist_min": None,
-    }  # noqa: E731
+
+    def satellites() -> dict[str, object]:
+        return {
+            "satellite_elevation": 71.5,
+            "visible_satellites": next(counter),
+            "sat_dist_min": None,
+        }
+
     telemetry = RunTelemetry(tmp_path, satellite_values=satellites)
     writer = telemetry.writers[0]
     started = time.monotonic()

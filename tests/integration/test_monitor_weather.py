@@ -94,9 +94,10 @@ async def test_error_answers_back_off_and_keep_the_last_good_reading(
     async with LocalHttpServer(owm.app) as server:
         async with weather_monitor(samples, server.url, tmp_path, interval_secs=0.02) as monitor:
             await wait_until(lambda: samples.calls, what="a first sample")
-            good, freshness = monitor.values, monitor.freshness
             owm.status = status
             failing_from = len(owm.requests)
+            await wait_until(lambda: monitor.consecutive_errors >= 1, what="a failed poll")
+            good, freshness = monitor.values, monitor.freshness  # a poll may have been in flight
             await wait_until(lambda: monitor.consecutive_errors >= 3, what="three failed polls")
             assert monitor.values == good
             assert monitor.freshness == freshness

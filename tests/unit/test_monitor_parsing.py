@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leoscope.node.monitors.base import Backoff
-from leoscope.node.monitors.dish import coerce_field, parse_bool, parse_topic
+from leoscope.node.monitors.dish_fields import coerce_field, parse_bool, parse_topic
 from leoscope.node.monitors.traffic import CounterSample, combined_rates, network_totals
 from leoscope.node.monitors.weather import WEATHER_VARIABLES, weather_values
 from tests.fakes.owm import sample_reply

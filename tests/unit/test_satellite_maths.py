@@ -14,12 +14,10 @@ from leoscope.node.monitors.satellites import (
     MAX_RANGE_M,
     Constellation,
     Observer,
-    TleEntry,
     constellation_summary,
     look_angles,
-    parse_tle_text,
-    tle_checksum,
 )
+from leoscope.node.monitors.tle import TleEntry, parse_tle_text, tle_checksum
 from tests.fakes.tle import overhead_tle, random_constellation, sub_satellite_point, tle_text
 
 EPOCH = datetime(2024, 6, 1, 12, 0, 0, tzinfo=UTC)

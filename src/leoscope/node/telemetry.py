@@ -30,7 +30,7 @@ from typing import IO, Self
 from leoscope.core.errors import InvalidInput
 from leoscope.core.timeutil import from_epoch, iso_z
 
-from .monitors.dish import STATUS_FIELDS
+from .monitors.dish_fields import STATUS_FIELDS
 
 log = logging.getLogger(__name__)
 

@@ -205,12 +205,12 @@ class WeatherMonitor(PollingMonitor):
             return None
         return {k: v for k, v in values.items() if k in WEATHER_VARIABLES}, at
 
-    def _save_cache(self, at: float) -> None:
+    def _save_cache(self, values: Mapping[str, object], at: float) -> None:
         document = {
             "at": at,
             "latitude": self.latitude_deg,
             "longitude": self.longitude_deg,
-            "values": dict(self.values),
+            "values": dict(values),
         }
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".weather-", dir=self.cache_path.parent)
@@ -281,11 +281,11 @@ class WeatherMonitor(PollingMonitor):
     async def _poll(self) -> None:
         values = await self.fetch()
         at = self._clock()
-        self._emit(values, at)
-        try:
-            await asyncio.to_thread(self._save_cache, at)
+        try:  # cache first: a reading that was emitted is always one a restart can reload
+            await asyncio.to_thread(self._save_cache, {**self.values, **values}, at)
         except OSError as exc:
             log.warning("weather cache=%s not written: %s", self.cache_path, exc)
+        self._emit(values, at)
 
     async def _close(self) -> None:
         if self._http is not None:
