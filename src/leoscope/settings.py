@@ -366,10 +366,12 @@ def resolve(
     profile: str | None = None,
     env: Mapping[str, str] | None = None,
     path: Path | None = None,
+    new_profile_ok: bool = False,
 ) -> Settings:
     """Resolve every setting: flag, then LEOSCOPE_<KEY>, then the profile, then the default.
 
-    `flags` maps keys to values given on the command line (None means "not given").
+    `flags` maps keys to values given on the command line (None means "not given"). A profile
+    asked for by name must exist, unless `new_profile_ok` (a login about to create it).
     Raises InvalidInput naming the setting and where the bad value came from.
     """
     env = os.environ if env is None else env
@@ -377,7 +379,7 @@ def resolve(
     path = path or config_path(env)
     config = read_config(path)
     name, explicit = selected_profile(profile, env, config)
-    if explicit and name not in config.profiles:
+    if explicit and name not in config.profiles and not new_profile_ok:
         known = ", ".join(sorted(config.profiles)) or "none yet"
         raise InvalidInput(
             "profile",
