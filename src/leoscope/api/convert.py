@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 
@@ -23,9 +23,11 @@ from leoscope.core.model import (
     User,
 )
 from leoscope.core.timeutil import NEVER_ACTIVE, job_date, parse_time, ref_time
-from leoscope.core.validation import JobRequest
 
 from . import leotest_pb2 as pb
+
+if TYPE_CHECKING:
+    from leoscope.core.validation import JobRequest
 
 # ---------------------------------------------------------------------------- jobs
 
@@ -41,6 +43,9 @@ def params_from_pb(msg: pb.job_params) -> JobParams:
 
 
 def job_request_from_pb(msg: pb.message_schedule_job) -> JobRequest:
+    # Imported here: validation pulls in numpy and pydantic, which clients need not load.
+    from leoscope.core.validation import JobRequest
+
     return JobRequest(
         id=msg.id,
         nodeid=msg.nodeid,

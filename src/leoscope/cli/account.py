@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import platform
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import grpc
@@ -135,6 +134,8 @@ def show_version(ctx: typer.Context, output: OutputOption = None) -> None:
 
         leoscope version
     """
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         ours = version("leoscope")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree

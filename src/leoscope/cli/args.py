@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from leoscope.core.errors import InvalidInput
-from leoscope.core.experiment import parse_experiment_config
 from leoscope.settings import OUTPUT_FORMATS
 
 from .errors import UsageProblem
@@ -77,6 +76,8 @@ def read_file(path: Path, flag: str) -> str:
 
 def experiment_config(path: Path, flag: str = "--config") -> str:
     """The experiment config file's text, validated (YAML, known keys) before it is sent."""
+    from leoscope.core.experiment import parse_experiment_config  # pydantic: load on demand
+
     text = read_file(path, flag)
     try:
         parse_experiment_config(text, "config")
