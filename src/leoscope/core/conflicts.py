@@ -83,12 +83,10 @@ class BusyIndex:
         self.jobs: tuple[BusyJob, ...] = tuple(jobs)
         self.nodeid = nodeid
         starts = np.concatenate([_EMPTY, *(job.starts for job in self.jobs)])
-        lengths = np.concatenate(
-            [_EMPTY, *(np.full(len(job.starts), job.length_secs, np.int64) for job in self.jobs)]
-        )
-        owners = np.concatenate(
-            [_EMPTY, *(np.full(len(job.starts), i, np.int64) for i, job in enumerate(self.jobs))]
-        )
+        counts = np.array([len(job.starts) for job in self.jobs], dtype=np.int64)
+        job_lengths = np.array([job.length_secs for job in self.jobs], dtype=np.int64)
+        lengths = np.repeat(job_lengths, counts)
+        owners = np.repeat(np.arange(len(self.jobs), dtype=np.int64), counts)
         order = np.argsort(starts, kind="stable")
         starts, lengths, owners = starts[order], lengths[order], owners[order]
         self._starts = starts

@@ -25,10 +25,10 @@ expressions and yields exactly the same fire times.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +44,8 @@ MAX_OCCURRENCES = 600_000
 """A job with more runs than this within the horizon is refused (never silently truncated)."""
 
 DAY_SECS = 86_400
+_FIRST_SUPPORTED = to_epoch(datetime(1900, 1, 1, tzinfo=UTC))
+_END_SUPPORTED = to_epoch(datetime(9990, 1, 1, tzinfo=UTC))  # room for zone arithmetic
 _NO_TIME = np.iinfo(np.int64).max
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -248,23 +250,34 @@ def _matching_days(spec: _CronSpec, first_day: int, last_day: int) -> np.ndarray
     return days[day_ok & spec.month_mask[month]]
 
 
-def _wall_fires(spec: _CronSpec, lo: int, hi: int, limit: int | None) -> tuple[np.ndarray, bool]:
-    """Fire times in wall-clock seconds within [lo, hi), at most `limit` of them.
-
-    Returns (fires, truncated); `truncated` is True when `limit` cut the list short.
-    """
+def _wall_fires(spec: _CronSpec, lo: int, hi: int) -> np.ndarray:
+    """Fire times in wall-clock seconds within [lo, hi): matching days x times of day."""
     if hi <= lo:
-        return _EMPTY, False
+        return _EMPTY
     times_of_day = (spec.hours[:, None] * 3600 + spec.minutes[None, :] * 60).ravel()
     days = _matching_days(spec, lo // DAY_SECS, (hi - 1) // DAY_SECS + 1)
-    if limit is not None:
-        # One partial day at the start, then whole days: this many days hold `limit` fires.
-        days = days[: limit // len(times_of_day) + 2]
     fires = (days[:, None] * DAY_SECS + times_of_day[None, :]).ravel()
-    fires = fires[np.searchsorted(fires, lo) : np.searchsorted(fires, hi)]
-    if limit is not None and len(fires) > limit:
-        return fires[:limit], True
-    return fires, False
+    return fires[np.searchsorted(fires, lo) : np.searchsorted(fires, hi)]
+
+
+def _first_fires(
+    fires_between: Callable[[int, int], np.ndarray], lo: int, hi: int, limit: int | None
+) -> np.ndarray:
+    """The first `limit` fire times in [lo, hi) (all when None).
+
+    With a limit the window is taken in chunks that double from one day, so a wide window
+    costs only what the limit needs.
+    """
+    if limit is None:
+        return fires_between(lo, hi)
+    pieces: list[np.ndarray] = [_EMPTY]
+    found, start, span = 0, lo, DAY_SECS
+    while start < hi and found < limit:
+        stop = min(hi, start + span)
+        pieces.append(fires_between(start, stop))
+        found += len(pieces[-1])
+        start, span = stop, span * 2
+    return np.concatenate(pieces)[:limit]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,12 +308,12 @@ def _offset_at(zone: ZoneInfo, t: int) -> int:
 def _year_transitions(zone: ZoneInfo, year: int) -> tuple[int, tuple[tuple[int, int], ...]]:
     """(offset at the start of UTC `year`, ((instant, new offset), ...) within the year).
 
-    zoneinfo does not expose its transition table, so the offset is sampled hourly (no zone
-    changes its offset twice within an hour) and each change is bisected to the second.
+    zoneinfo does not expose its transition table, so the offset is sampled every six hours (no
+    zone changes its offset twice within six hours) and each change is bisected to the second.
     """
     start = to_epoch(datetime(year, 1, 1, tzinfo=UTC))
     end = to_epoch(datetime(year + 1, 1, 1, tzinfo=UTC))
-    samples = [*range(start, end, 3600), end]
+    samples = [*range(start, end, 6 * 3600), end]
     offsets = [_offset_at(zone, t) for t in samples]
     changes: list[tuple[int, int]] = []
     for i in range(len(samples) - 1):
@@ -335,30 +348,24 @@ def _offset_segments(zone: ZoneInfo, lo: int, hi: int) -> list[tuple[int, int, i
     return segments
 
 
-def _zoned_fires(
-    spec: _CronSpec, zone: ZoneInfo, lo: int, hi: int, limit: int | None
-) -> np.ndarray:
+def _zoned_fires(spec: _CronSpec, zone: ZoneInfo, lo: int, hi: int) -> np.ndarray:
     """Fire times (UTC) in [lo, hi) of a cron evaluated in `zone`'s wall-clock time."""
+    if hi <= lo:
+        return _EMPTY
     segments = _offset_segments(zone, lo - DAY_SECS, hi + DAY_SECS)
     offsets = [offset for _, _, offset in segments]
-    wall_lo, wall_hi = lo + min(offsets), hi + max(offsets)
-    wall_limit = None if limit is None else limit + 2 * len(spec.minutes) * len(spec.hours) + 16
-    while True:
-        wall, truncated = _wall_fires(spec, wall_lo, wall_hi, wall_limit)
-        # Each wall time maps to one UTC instant per offset piece it falls in: none when it
-        # does not exist, two when it repeats; keep the earliest (fold=0).
-        utc = np.full(len(wall), _NO_TIME, dtype=np.int64)
-        for begin, end, offset in segments:
-            first = np.searchsorted(wall, begin + offset)
-            last = np.searchsorted(wall, end + offset)
-            np.minimum(utc[first:last], wall[first:last] - offset, out=utc[first:last])
-        utc = utc[(utc >= lo) & (utc < hi)]
-        if not np.all(utc[1:] > utc[:-1]):  # not expected: fold=0 mapping is monotonic
-            utc = np.unique(utc)
-        if not truncated or (limit is not None and len(utc) >= limit):
-            return utc if limit is None else utc[:limit]
-        assert wall_limit is not None
-        wall_limit *= 2
+    wall = _wall_fires(spec, lo + min(offsets), hi + max(offsets))
+    # Each wall time maps to one UTC instant per offset piece it falls in: none when it does
+    # not exist, two when it repeats; keep the earliest (fold=0).
+    utc = np.full(len(wall), _NO_TIME, dtype=np.int64)
+    for begin, end, offset in segments:
+        first = np.searchsorted(wall, begin + offset)
+        last = np.searchsorted(wall, end + offset)
+        np.minimum(utc[first:last], wall[first:last] - offset, out=utc[first:last])
+    utc = utc[(utc >= lo) & (utc < hi)]
+    if not np.all(utc[1:] > utc[:-1]):  # not expected: the fold=0 mapping is monotonic
+        utc = np.unique(utc)
+    return utc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,19 +382,21 @@ def expand_cron(
 ) -> np.ndarray:
     """Fire times t of `expr` with window_start <= t < window_end, as sorted unique int64.
 
-    `tz` names the IANA zone the expression is read in (UTC when None). `limit` keeps only the
-    first `limit` fire times without building the rest. Raises InvalidInput for a bad
-    expression or zone.
+    `tz` names the IANA zone the expression is read in (UTC when None or empty). `limit` keeps
+    only the first `limit` fire times without building the rest. Fire times are produced for
+    the years 1900 to 9989 only. Raises InvalidInput for a bad expression or zone.
     """
     spec = _spec(expr)
-    window_start, window_end = int(window_start), int(window_end)
-    if tz is None or tz == "UTC":
-        return _wall_fires(spec, window_start, window_end, limit)[0]
-    return _zoned_fires(spec, load_zone(tz), window_start, window_end, limit)
+    window_start = max(int(window_start), _FIRST_SUPPORTED)
+    window_end = min(int(window_end), _END_SUPPORTED)
+    if not tz or tz == "UTC":
+        return _first_fires(partial(_wall_fires, spec), window_start, window_end, limit)
+    zone = load_zone(tz)
+    return _first_fires(partial(_zoned_fires, spec, zone), window_start, window_end, limit)
 
 
 def job_bounds(job: Job) -> tuple[int, int]:
-    """[first, last + 1): the epoch seconds a cron job's fire times may take (start, end inclusive)."""
+    """[first, last + 1): the seconds a cron job may fire at (its start and end are inclusive)."""
     start = to_epoch(job.start)
     if job.start.microsecond:
         start += 1  # a fire time is a whole second and must not precede the start
@@ -470,7 +479,7 @@ def admission_occurrences(
         )
     if job.type == JobType.CRON:
         validate_cron(job.schedule)
-        if job.timezone is not None:
+        if job.timezone:
             load_zone(job.timezone)
     window_start, window_end = horizon_window(now, horizon_days)
     starts = occurrences(job, window_start, window_end, limit=max_occurrences + 1)

@@ -161,3 +161,15 @@ def test_unknown_zone_is_invalid_input() -> None:
         expand_cron("* * * * *", 0, 60, "Nowhere/Special")
     assert caught.value.field == "timezone"
     assert "Nowhere/Special" in caught.value.problem
+
+
+@pytest.mark.parametrize("zone", [None, "Europe/Berlin"])
+def test_a_limit_over_a_huge_window_needs_only_the_start_of_it(zone: str | None) -> None:
+    start = utc(2024, 1, 1)
+    near = expand_cron("0 0 29 2 *", start, start + 10 * 366 * 86400, zone)
+    assert list(expand_cron("0 0 29 2 *", start, 2**40, zone, limit=2)) == list(near[:2])
+
+
+def test_an_empty_zone_name_means_utc() -> None:
+    start = utc(2024, 1, 1)
+    assert list(expand_cron("0 9 * * *", start, start + 86400, "")) == [start + 9 * 3600]
