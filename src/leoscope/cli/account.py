@@ -202,7 +202,9 @@ def show_profile(
 
 
 @profile_app.command("use")
-def use(ctx: typer.Context, name: str = typer.Argument(..., help="Profile name.")) -> None:
+def use(
+    ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Profile name.")
+) -> None:
     """Make a profile the current one.
 
     Example:
@@ -218,7 +220,9 @@ def use(ctx: typer.Context, name: str = typer.Argument(..., help="Profile name."
 
 
 @profile_app.command("delete")
-def delete(ctx: typer.Context, name: str = typer.Argument(..., help="Profile name.")) -> None:
+def delete(
+    ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Profile name.")
+) -> None:
     """Delete a profile (and the token stored in it).
 
     Example:

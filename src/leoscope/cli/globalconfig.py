@@ -49,7 +49,9 @@ def show(
 @app.command("set")
 def set_config(
     ctx: typer.Context,
-    path: Path = typer.Argument(..., help="A JSON file in the reference global_config.json shape."),
+    path: Path = typer.Argument(
+        ..., metavar="FILE", help="A JSON file in the reference global_config.json shape."
+    ),
 ) -> None:
     """Store the global config from a file (admins only).
 

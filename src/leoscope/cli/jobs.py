@@ -97,7 +97,9 @@ def schedule(
     """
     state = get_state(ctx)
     printer = state.printer(output)
-    if (at is None) == (cron is None):
+    if at is not None and cron is not None:
+        raise UsageProblem("give --at (one run) or --cron (recurring runs), not both")
+    if at is None and cron is None:
         raise UsageProblem("give --at TIME for one run, or --cron EXPR for recurring runs")
     if cron is not None and end is None:
         raise UsageProblem("--end is required with --cron (e.g. --end +7d)")
@@ -134,7 +136,7 @@ def schedule(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    jobid: str = typer.Argument(..., help="Job id."),
+    jobid: str = typer.Argument(..., metavar="JOB", help="Job id."),
     output: OutputOption = None,
 ) -> None:
     """Show a job, including its experiment config (owner, admins).
@@ -178,7 +180,7 @@ def list_jobs(
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    jobids: list[str] | None = typer.Argument(None, help="Job ids."),
+    jobids: list[str] | None = typer.Argument(None, metavar="[JOB]...", help="Job ids."),
     node: str | None = typer.Option(None, "--node", "-n", help="Delete every job on a node."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
@@ -216,7 +218,7 @@ def delete(
 @app.command("reschedule")
 def reschedule(
     ctx: typer.Context,
-    jobid: str = typer.Argument(..., help="A one-shot job's id."),
+    jobid: str = typer.Argument(..., metavar="JOB", help="A one-shot job's id."),
     start: str = typer.Option("now", "--from", help=f"Earliest new start. {TIME_HELP}"),
     end: str | None = typer.Option(
         None, "--to", help=f"Latest end (default: the job's end). {TIME_HELP}"
@@ -245,7 +247,7 @@ def reschedule(
 @app.command("modify")
 def modify(
     ctx: typer.Context,
-    jobid: str = typer.Argument(..., help="Job id."),
+    jobid: str = typer.Argument(..., metavar="JOB", help="Job id."),
     cron: str | None = typer.Option(None, "--cron", help="New cron expression."),
     at: str | None = typer.Option(None, "--at", help=f"New one-shot time. {TIME_HELP}"),
     start: str | None = typer.Option(None, "--start", help=f"New start. {TIME_HELP}"),

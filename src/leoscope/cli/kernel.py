@@ -14,7 +14,7 @@ app = typer.Typer(help="Kernel services: who may tune a node's kernel.", no_args
 @app.command("check")
 def check(
     ctx: typer.Context,
-    userid: str = typer.Argument(..., help="The user to check."),
+    userid: str = typer.Argument(..., metavar="USER", help="The user to check."),
     output: OutputOption = None,
 ) -> None:
     """Check whether a user may use kernel services (admins and nodes ask). Exits 1 if not.

@@ -35,7 +35,9 @@ app.add_typer(scavenger_app, name="scavenger")
 @app.command("register")
 def register(
     ctx: typer.Context,
-    nodeid: str = typer.Argument(..., help="The new node's id (letters, digits, . _ @ -)."),
+    nodeid: str = typer.Argument(
+        ..., metavar="NODE", help="The new node's id (letters, digits, . _ @ -)."
+    ),
     coords: str = typer.Option(..., "--coords", help="'<lat>,<lon>' in decimal degrees."),
     name: str = typer.Option("", "--name", help="Display name."),
     description: str = typer.Option("", "--description", help="Free text."),
@@ -87,7 +89,7 @@ def register(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    nodeid: str = typer.Argument(..., help="Node id."),
+    nodeid: str = typer.Argument(..., metavar="NODE", help="Node id."),
     output: OutputOption = None,
 ) -> None:
     """Show a node.
@@ -131,7 +133,7 @@ def list_nodes(
 @app.command("update")
 def update(
     ctx: typer.Context,
-    nodeid: str = typer.Argument(..., help="Node id."),
+    nodeid: str = typer.Argument(..., metavar="NODE", help="Node id."),
     name: str | None = typer.Option(None, "--name"),
     description: str | None = typer.Option(None, "--description"),
     coords: str | None = typer.Option(None, "--coords", help="'<lat>,<lon>'."),
@@ -174,7 +176,7 @@ def update(
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    nodeid: str = typer.Argument(..., help="Node id."),
+    nodeid: str = typer.Argument(..., metavar="NODE", help="Node id."),
     with_jobs: bool = typer.Option(False, "--with-jobs", help="Also delete the node's jobs."),
 ) -> None:
     """Delete a node and revoke its token (admins only).
@@ -195,7 +197,9 @@ def _set_scavenger(ctx: typer.Context, nodeid: str, active: bool) -> None:
 
 
 @scavenger_app.command("on")
-def scavenger_on(ctx: typer.Context, nodeid: str = typer.Argument(..., help="Node id.")) -> None:
+def scavenger_on(
+    ctx: typer.Context, nodeid: str = typer.Argument(..., metavar="NODE", help="Node id.")
+) -> None:
     """Turn scavenger mode on: the node stops and refuses overhead runs (admins, the node).
 
     Example:
@@ -206,7 +210,9 @@ def scavenger_on(ctx: typer.Context, nodeid: str = typer.Argument(..., help="Nod
 
 
 @scavenger_app.command("off")
-def scavenger_off(ctx: typer.Context, nodeid: str = typer.Argument(..., help="Node id.")) -> None:
+def scavenger_off(
+    ctx: typer.Context, nodeid: str = typer.Argument(..., metavar="NODE", help="Node id.")
+) -> None:
     """Turn scavenger mode off (admins, the node).
 
     Example:
@@ -219,7 +225,7 @@ def scavenger_off(ctx: typer.Context, nodeid: str = typer.Argument(..., help="No
 @scavenger_app.command("status")
 def scavenger_status(
     ctx: typer.Context,
-    nodeid: str = typer.Argument(..., help="Node id."),
+    nodeid: str = typer.Argument(..., metavar="NODE", help="Node id."),
     output: OutputOption = None,
 ) -> None:
     """Show whether scavenger mode is on.
@@ -240,7 +246,7 @@ def scavenger_status(
 @app.command("calendar")
 def calendar(
     ctx: typer.Context,
-    nodeid: str = typer.Argument(..., help="Node id."),
+    nodeid: str = typer.Argument(..., metavar="NODE", help="Node id."),
     start: str = typer.Option("now", "--from", help=f"Window start. {TIME_HELP}"),
     end: str = typer.Option("+1d", "--to", help=f"Window end. {TIME_HELP}"),
     width: int = typer.Option(60, "--width", min=10, max=400, help="Timeline width in cells."),
@@ -285,8 +291,12 @@ def calendar(
 @app.command("free-slot")
 def free_slot(
     ctx: typer.Context,
-    nodeids: list[str] | None = typer.Argument(None, help="Node ids (or use --location)."),
-    length: str = typer.Option(..., "--length", help=f"How long the slot must be. {DURATION_HELP}"),
+    nodeids: list[str] | None = typer.Argument(
+        None, metavar="[NODE]...", help="Node ids (or use --location)."
+    ),
+    length: str = typer.Option(
+        ..., "--length", "-l", help=f"How long the slot must be. {DURATION_HELP}"
+    ),
     start: str = typer.Option("now", "--from", help=f"Earliest start. {TIME_HELP}"),
     end: str | None = typer.Option(
         None, "--to", help=f"Latest end (default --from +7d). {TIME_HELP}"

@@ -58,7 +58,7 @@ def list_runs(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    runid: str = typer.Argument(..., help="Run id."),
+    runid: str = typer.Argument(..., metavar="RUN", help="Run id."),
     output: OutputOption = None,
 ) -> None:
     """Show one run: status, times, archive.

@@ -32,7 +32,9 @@ class RoleName(StrEnum):
 @app.command("register")
 def register(
     ctx: typer.Context,
-    userid: str = typer.Argument(..., help="The new user's id (letters, digits, . _ @ -)."),
+    userid: str = typer.Argument(
+        ..., metavar="USER", help="The new user's id (letters, digits, . _ @ -)."
+    ),
     name: str = typer.Option("", "--name", help="Full name."),
     role: RoleName = typer.Option(RoleName.user, "--role", case_sensitive=False, help="Role."),
     team: str = typer.Option("", "--team", help="Team or organisation."),
@@ -64,7 +66,7 @@ def register(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    userid: str = typer.Argument(..., help="User id."),
+    userid: str = typer.Argument(..., metavar="USER", help="User id."),
     output: OutputOption = None,
 ) -> None:
     """Show a user (admins: anyone; others: themselves).
@@ -93,7 +95,7 @@ def list_users(ctx: typer.Context, output: OutputOption = None) -> None:
 @app.command("update")
 def update(
     ctx: typer.Context,
-    userid: str = typer.Argument(..., help="User id."),
+    userid: str = typer.Argument(..., metavar="USER", help="User id."),
     name: str | None = typer.Option(None, "--name", help="New full name."),
     role: RoleName | None = typer.Option(None, "--role", case_sensitive=False, help="New role."),
     team: str | None = typer.Option(None, "--team", help="New team."),
@@ -116,7 +118,7 @@ def update(
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    userids: list[str] = typer.Argument(..., help="User ids."),
+    userids: list[str] = typer.Argument(..., metavar="USER...", help="User ids."),
 ) -> None:
     """Delete users and revoke their tokens (admins only; delete nodes with `node delete`).
 

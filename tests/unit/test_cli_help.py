@@ -1,0 +1,90 @@
+"""Every command has help with an example; global options name their environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import typer
+from typer.core import TyperGroup
+from typer.testing import CliRunner
+
+from leoscope.cli.main import app
+from leoscope.settings import SETTINGS
+
+
+def command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield path
+    if isinstance(command, TyperGroup):
+        for name, sub in command.commands.items():
+            yield from command_paths(sub, (*path, name))
+
+
+ALL = sorted(command_paths(typer.main.get_command(app)))
+
+
+def test_the_command_tree() -> None:
+    leaves = {" ".join(p) for p in ALL}
+    for expected in (
+        "user register",
+        "user show",
+        "user list",
+        "user update",
+        "user delete",
+        "node register",
+        "node show",
+        "node list",
+        "node update",
+        "node delete",
+        "node scavenger on",
+        "node scavenger off",
+        "node scavenger status",
+        "node calendar",
+        "node free-slot",
+        "job schedule",
+        "job show",
+        "job list",
+        "job delete",
+        "job reschedule",
+        "job modify",
+        "run list",
+        "run show",
+        "config show",
+        "config set",
+        "kernel check",
+        "login",
+        "whoami",
+        "version",
+        "profile list",
+        "profile use",
+        "orchestrator",
+    ):
+        assert expected in leaves
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: " ".join(p) or "leoscope")
+def test_help_has_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    if path and path[-1] in ("user", "node", "job", "run", "config", "kernel", "profile"):
+        return  # groups list their commands; the commands carry the examples
+    if path == ("node", "scavenger"):
+        return
+    assert "Example" in result.output, f"`leoscope {' '.join(path)} --help` has no example"
+    assert "leoscope " in result.output.split("Example", 1)[1]
+
+
+def test_global_options_name_their_environment_variables() -> None:
+    output = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+    for setting in SETTINGS:
+        if setting.flag:
+            assert setting.flag in output
+            assert setting.env in output
+    assert "LEOSCOPE_PROFILE" in output and "--install-completion" in output
+
+
+def test_completion_script_is_available() -> None:
+    result = CliRunner().invoke(app, ["--show-completion", "bash"])
+    assert result.exit_code == 0
+    assert "leoscope" in result.output.lower()
