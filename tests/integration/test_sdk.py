@@ -6,6 +6,7 @@ interfere. `test_round_trip_on_each_store` repeats the core flow on PostgreSQL t
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,6 +17,7 @@ import pytest
 
 import leoscope.client as sdk
 from leoscope.client import (
+    AsyncClient,
     AuthenticationError,
     Calendar,
     Client,
@@ -45,6 +47,7 @@ from leoscope.core.timeutil import utcnow
 from tests.harness import EXPERIMENT_CONFIG, RunningOrchestrator
 
 EXPECTED_EXPORTS = [
+    "AsyncClient",
     "AuthenticationError",
     "BlobSettings",
     "Calendar",
@@ -549,6 +552,16 @@ def test_client_from_profile_uses_the_config_file(
         assert client.whoami().id == "admin"
     with Client.from_profile("lab", token="wrong") as client, pytest.raises(AuthenticationError):
         client.whoami()
+
+
+async def test_async_client_is_the_same_client_awaited(orch: RunningOrchestrator) -> None:
+    async with AsyncClient(orch.address, "admin", orch.admin_token, insecure=True) as client:
+        me, nodes = await asyncio.gather(client.whoami(), client.list_nodes())
+        assert me.id == "admin" and isinstance(nodes, list)
+        with pytest.raises(NotFound):
+            await client.get_job("no-such-job")
+        with pytest.raises(AttributeError):
+            client.no_such_method  # noqa: B018
 
 
 def test_errors_share_one_base(orch: RunningOrchestrator) -> None:

@@ -49,6 +49,7 @@ from leoscope.core.model import (
     User,
 )
 
+from ._async import AsyncClient
 from ._client import Client
 from ._convert import dump_global_config, load_global_config
 from ._errors import ServerError
@@ -63,6 +64,7 @@ from ._results import (
 )
 
 __all__ = [
+    "AsyncClient",
     "AuthenticationError",
     "BlobSettings",
     "Calendar",
