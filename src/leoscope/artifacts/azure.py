@@ -120,8 +120,8 @@ class AzureBlobStore(ArtifactStore):
         )
 
     def sign_download(self, blob_name: str, *, ttl_secs: int | None = None) -> SignedUrl:
-        info = self.stat(blob_name)
         ttl = self._ttl(ttl_secs)
+        info = self.stat(blob_name)
         url, expires = self._sas_url(info.name, BlobSasPermissions(read=True), ttl)
         return SignedUrl(
             backend=self.backend,

@@ -151,8 +151,9 @@ class LocalStore(ArtifactStore):
         return self._signed(grant, self._ttl(ttl_secs), "upload")
 
     def sign_download(self, blob_name: str, *, ttl_secs: int | None = None) -> SignedUrl:
+        ttl = self._ttl(ttl_secs)
         info = self.stat(blob_name)
-        signed = self._signed(Grant("r", info.name, 0), self._ttl(ttl_secs), "download")
+        signed = self._signed(Grant("r", info.name, 0), ttl, "download")
         return SignedUrl(
             backend=signed.backend,
             operation="download",

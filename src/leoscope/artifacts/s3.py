@@ -144,8 +144,8 @@ class S3Store(ArtifactStore):
         )
 
     def sign_download(self, blob_name: str, *, ttl_secs: int | None = None) -> SignedUrl:
-        info = self.stat(blob_name)
         ttl = self._ttl(ttl_secs)
+        info = self.stat(blob_name)
         return SignedUrl(
             backend=self.backend,
             operation="download",

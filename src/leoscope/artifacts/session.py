@@ -30,6 +30,7 @@ Signer = Callable[[str | None], SignedUrl]
 """Fetches a fresh bundle, e.g. by calling get_upload_url; gets the upload id to resume (S3)."""
 
 TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_EXPIRY_SLACK_SECS = 2.0
 _EXPIRY_WORDS = ("expired", "expiry", "not valid in the specified time")
 
 
@@ -165,6 +166,8 @@ def refused_error(response: httpx.Response, signed: SignedUrl) -> SignedUrlRejec
         text = ""
     lowered = text.lower()
     where = redact_url(str(response.request.url)) if response.request else signed.blob_name
-    if signed.expires_within(0) or any(word in lowered for word in _EXPIRY_WORDS):
+    # Signed times have whole-second granularity, and a HEAD answer has no body to say why:
+    # a refusal within a moment of the nominal expiry counts as the expiry.
+    if signed.expires_within(_EXPIRY_SLACK_SECS) or any(w in lowered for w in _EXPIRY_WORDS):
         return SignedUrlExpired(f"signed URL for {signed.blob_name!r} has expired ({where})")
     return SignedUrlRejected(f"store refused the signed URL for {signed.blob_name!r} ({where})")
