@@ -18,7 +18,7 @@ Keys (each also read from ``LEOSCOPE_<KEY>``, e.g. ``LEOSCOPE_TLS_CA``):
   host dialled. Reference certificates are issued for ``localhost``.
 * ``insecure`` (default false): plaintext gRPC, for loopback development orchestrators.
 * ``timeout`` (default 10): per-call deadline, seconds.
-* ``retry_secs`` (default 10): how long idempotent reads keep retrying while the orchestrator
+* ``retry_secs`` (default 5): how long idempotent reads keep retrying while the orchestrator
   is unreachable (writes never retry).
 * ``output`` (default ``table``): CLI output format, ``table``, ``json`` or ``yaml``.
 
@@ -171,7 +171,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("insecure", False, _bool, "Plaintext gRPC (loopback only).", flag="--insecure"),
     Setting("timeout", 10.0, _positive_float, "Per-call deadline in seconds."),
-    Setting("retry_secs", 10.0, _non_negative_float, "How long reads retry while unreachable."),
+    Setting("retry_secs", 5.0, _non_negative_float, "How long reads retry while unreachable."),
     Setting("output", "table", _output, "Output format: table, json or yaml.", flag="--output"),
 )
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

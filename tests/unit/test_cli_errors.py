@@ -41,7 +41,7 @@ Invoke = Callable[..., tuple[int, str]]
             1,
             ["job a", "leoscope node free-slot n --length"],
         ),
-        (Conflict("job with the given id exists"), 1, ["exists"]),
+        (Conflict("job with the given id exists"), 1, ["exists (choose another id)"]),
         (InvalidInput("length_secs", "must be greater than 0"), 1, ["(--length)", "greater"]),
         (InvalidInput("weird", "no"), 1, ["invalid weird: no"]),
         (Unavailable("cannot reach the orchestrator at h:1: connection refused"), 3, ["--host"]),

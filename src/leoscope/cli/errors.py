@@ -93,7 +93,8 @@ def _not_found(exc: NotFound, ctx: dict[str, str]) -> str:
 
 def _conflict(exc: Conflict, ctx: dict[str, str]) -> str:
     if not exc.conflicts:
-        return str(exc)
+        taken = str(exc).endswith("exists")
+        return f"{exc} (choose another id)" if taken else str(exc)
     nodes = sorted({c.nodeid for c in exc.conflicts if c.nodeid})
     return (
         f"{exc}; find a free slot with `leoscope node free-slot {' '.join(nodes) or 'NODE'} "

@@ -20,6 +20,7 @@ app = typer.Typer(
     name="leoscope",
     cls=LeoscopeGroup,
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals could hold a token
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Start with `leoscope login`; see docs/cli.md for a tour.",
 )

@@ -19,6 +19,7 @@ from datetime import datetime, time, timedelta
 from leoscope.core.errors import InvalidInput
 from leoscope.core.timeutil import iso_z, parse_time, to_utc
 
+MAX_DURATION_SECS = 366 * 86400
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -43,6 +44,8 @@ def parse_duration(text: str, field: str = "duration") -> int:
         raise InvalidInput(field, f"{text!r} is not a duration; use {DURATION_FORMS}")
     if secs < 1:
         raise InvalidInput(field, f"{text!r} must be at least one second")
+    if secs > MAX_DURATION_SECS:
+        raise InvalidInput(field, f"{text!r} is longer than a year")
     return round(secs)
 
 

@@ -17,7 +17,7 @@ from ._transport import Transport, open_channel
 from ._users import UsersAPI
 
 DEFAULT_TIMEOUT_SECS = 10.0
-DEFAULT_READ_RETRY_SECS = 10.0
+DEFAULT_READ_RETRY_SECS = 5.0
 
 
 class Client(UsersAPI, NodesAPI, JobsAPI, RunsAPI):
