@@ -93,7 +93,7 @@ def format_duration(secs: float) -> str:
 def approximate(secs: float) -> str:
     """The two largest units, for relative times: 9000 -> '2h30m', 90061 -> '1d1h'."""
     total = round(abs(secs))
-    parts = []
+    parts: list[tuple[int, str]] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, total = divmod(total, size)
         if count or parts:

@@ -67,7 +67,7 @@ class JobsAPI(Base):
         request = pb.message_schedule_job(
             id=jobid,
             nodeid=nodeid,
-            type=int(job_type),
+            type=pb.job_type.Value(job_type.name),
             params=convert.params_to_pb(LEGACY_PARAMS),
             schedule=cron or "",
             start_date=wire_time(first),

@@ -178,13 +178,13 @@ class NodesAPI(Base):
         if nodeid is not None:
             request.nodeid = nodeid
         if type is not None:
-            request.type = int(type)
+            request.type = pb.task_type.Value(type.name)
         if status is not None:
-            request.status = int(status)
+            request.status = pb.task_status.Value(status.name)
         response = self._read("get_tasks", request)
         return [convert.task_from_pb(t) for t in response.tasks]
 
     def update_task(self, taskid: str, status: TaskStatus) -> None:
         """Mark a task scheduled or complete (the node the task is for)."""
-        request = pb.message_update_task(taskid=taskid, status=int(status))
+        request = pb.message_update_task(taskid=taskid, status=pb.task_status.Value(status.name))
         self._write("update_task", request, Subject("task", taskid))

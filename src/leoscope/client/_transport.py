@@ -85,7 +85,7 @@ class Transport:
         self.timeout = timeout
         self.read_retry = read_retry
         self._channel = channel
-        self._stub = pb_grpc.LeotestOrchestratorStub(channel)
+        self._stub = pb_grpc.LeotestOrchestratorStub(channel)  # type: ignore[no-untyped-call]
         self._metadata = (
             ("x-leotest-userid", user),
             ("x-leotest-access-token", token),
@@ -102,7 +102,10 @@ class Transport:
         method = getattr(self._stub, rpc).with_call
 
         def once() -> tuple[Any, grpc.Call]:
-            return method(request, metadata=self._metadata, timeout=self.timeout)
+            answer: tuple[Any, grpc.Call] = method(
+                request, metadata=self._metadata, timeout=self.timeout
+            )
+            return answer
 
         started = time.perf_counter()
         try:

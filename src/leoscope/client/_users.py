@@ -25,7 +25,9 @@ class UsersAPI(Base):
 
         Raises Conflict if the id is taken, InvalidInput for a bad id, PermissionDenied.
         """
-        request = pb.message_register_user(id=userid, name=name, role=int(role), team=team)
+        request = pb.message_register_user(
+            id=userid, name=name, role=pb.user_roles.Value(role.name), team=team
+        )
         response = self._write("register_user", request, Subject("user", userid))
         user = User(id=userid, name=name, role=role, team=team)
         return RegisteredUser(user, token_from_message(response.message))
@@ -63,7 +65,10 @@ class UsersAPI(Base):
             team=current.team if team is None else team,
         )
         request = pb.message_modify_user(
-            id=userid, name=updated.name, role=int(updated.role), team=updated.team
+            id=userid,
+            name=updated.name,
+            role=pb.user_roles.Value(updated.role.name),
+            team=updated.team,
         )
         self._write("modify_user", request, Subject("user", userid))
         return updated
