@@ -330,6 +330,9 @@ def test_reschedule_modify_and_delete(cli: Cli, world: World) -> None:
     assert moved == {"jobid": once, "start": iso_z(base + timedelta(hours=1))}
     text = cli("job", "reschedule", once, "--from", iso_z(base + timedelta(hours=2))).stdout
     assert f"Job {once} now starts at {iso_z(base + timedelta(hours=2))} (in " in text
+    never_past = cli("job", "reschedule", once, "--from", "-3h", "-o", "json")
+    assert "--from is in the past" in never_past.stderr
+    assert parse_time(as_json(never_past)["start"]) >= utcnow() - timedelta(minutes=1)
     nowhere = cli("job", "reschedule", once, "--from", iso_z(base), "--to",
                   iso_z(base + timedelta(minutes=70)), code=1)  # fmt: skip
     assert "empty slot not found" in nowhere.stderr

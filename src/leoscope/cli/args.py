@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -45,6 +46,16 @@ def when(text: str, now: datetime, flag: str) -> datetime:
         return parse_time_arg(text, now, flag)
     except InvalidInput as exc:
         raise UsageProblem(f"{flag}: {exc.problem}") from None
+
+
+def not_before_now(
+    moment: datetime, now: datetime, flag: str, warn: Callable[[str], None]
+) -> datetime:
+    """Searches for slots start no earlier than now: a slot in the past can never run."""
+    if moment < now:
+        warn(f"{flag} is in the past; searching from now")
+        return now
+    return moment
 
 
 def maybe_when(text: str | None, now: datetime, flag: str) -> datetime | None:

@@ -18,6 +18,7 @@ from .args import (
     experiment_config,
     maybe_seconds,
     maybe_when,
+    not_before_now,
     seconds,
     when,
 )
@@ -233,10 +234,9 @@ def reschedule(
     """
     state = get_state(ctx)
     printer = state.printer(output)
+    first = not_before_now(when(start, state.now, "--from"), state.now, "--from", printer.warn)
     moved = state.client().reschedule_job(
-        jobid,
-        not_before=when(start, state.now, "--from"),
-        not_after=maybe_when(end, state.now, "--to"),
+        jobid, not_before=first, not_after=maybe_when(end, state.now, "--to")
     )
     if printer.structured:
         printer.dump({"jobid": jobid, "start": iso_z(moved)})

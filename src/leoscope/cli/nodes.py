@@ -8,7 +8,7 @@ import typer
 
 from leoscope.core.timeutil import iso_z, to_epoch
 
-from .args import DURATION_HELP, TIME_HELP, OutputOption, seconds, when
+from .args import DURATION_HELP, TIME_HELP, OutputOption, not_before_now, seconds, when
 from .errors import UsageProblem
 from .rows import (
     EVENT_COLUMNS,
@@ -318,7 +318,7 @@ def free_slot(
     if not nodeids and not (location or provider):
         raise UsageProblem("name nodes, or give --location or --provider")
     secs = seconds(length, "--length")
-    first = when(start, state.now, "--from")
+    first = not_before_now(when(start, state.now, "--from"), state.now, "--from", printer.warn)
     last = when(end, state.now, "--to") if end else first + timedelta(days=7)
     slots = state.client().find_free_slot(
         nodeids or (),
