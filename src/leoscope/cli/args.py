@@ -14,7 +14,7 @@ from leoscope.core.errors import InvalidInput
 from leoscope.settings import OUTPUT_FORMATS
 
 from .errors import UsageProblem
-from .timearg import DURATION_FORMS, TIME_FORMS, parse_duration, parse_time_arg
+from .timearg import DURATION_FORMS, parse_duration, parse_time_arg
 
 
 class OutputFormat(StrEnum):
@@ -36,7 +36,7 @@ OutputOption = Annotated[
     ),
 ]
 
-TIME_HELP = f"Accepts {TIME_FORMS}; UTC."
+TIME_HELP = "ISO-8601 or relative (now, +10m, -1h, tomorrow 08:00), UTC."
 DURATION_HELP = f"Accepts {DURATION_FORMS}."
 
 
