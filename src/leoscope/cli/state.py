@@ -49,7 +49,7 @@ class CliState:
         """The SDK client for these settings (one per invocation, closed on exit)."""
         if self._client is None:
             s = self.settings()
-            if not s.user or not (s.token or s.jwt):
+            if not (s.jwt or (s.user and s.token)):
                 raise UsageProblem(
                     "no credentials: run `leoscope login`, or pass --user and --token "
                     "(LEOSCOPE_USER, LEOSCOPE_TOKEN)"
