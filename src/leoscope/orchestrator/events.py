@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 CHANNEL = "leoscope_node"
+# Kinds a watching node is told about ("user" notices only refresh caches).
+WATCHED_KINDS = frozenset({"jobs", "tasks", "scavenger", "node", "resync"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class EventHub:
     """Fan-out of node events to asyncio subscribers (the watch_node streams)."""
 
     def __init__(self) -> None:
+        self.listeners: list[Callable[[list[NodeEvent]], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._subscribers: dict[str, set[asyncio.Queue[NodeEvent]]] = defaultdict(set)
         self._seq = 0
@@ -65,13 +68,23 @@ class EventHub:
 
     # Called from any thread.
     def deliver(self, events: list[NodeEvent]) -> None:
-        if not events or self._loop is None:
+        if not events:
             return
-        self._loop.call_soon_threadsafe(self._deliver_now, events)
+        for listener in self.listeners:  # synchronous: caches drop stale answers first
+            listener(events)
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._deliver_now, events)
 
     def _deliver_now(self, events: list[NodeEvent]) -> None:
         for event in events:
-            for queue in list(self._subscribers.get(event.nodeid, ())):
+            if event.kind not in WATCHED_KINDS:
+                continue
+            targets = (
+                [q for qs in self._subscribers.values() for q in qs]
+                if event.nodeid == "*"
+                else list(self._subscribers.get(event.nodeid, ()))
+            )
+            for queue in targets:
                 if queue.full():
                     # A watcher that cannot keep up gets one "resync" instead of a backlog.
                     _drain(queue)
@@ -127,6 +140,9 @@ class PostgresEventHub(EventHub):
             try:
                 with psycopg.connect(self._conninfo, autocommit=True) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    if self._ready.is_set():
+                        # Notices may have been missed while reconnecting: everyone re-reads.
+                        self.deliver([NodeEvent(nodeid="*", kind="resync")])
                     self._ready.set()
                     backoff = 0.5
                     while not self._stop.is_set():

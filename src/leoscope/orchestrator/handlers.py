@@ -32,6 +32,10 @@ def _opt(msg: Any, name: str) -> Any:
 
 
 class Handlers:
+    def __init__(self) -> None:
+        # nodeid -> (the cached job tuple, its encoded response): nodes poll this every tick.
+        self._encoded_jobs: dict[str, tuple[tuple[Any, ...], Any]] = {}
+
     # ------------------------------------------------------------------ config
     def update_global_config(self, ctx: Ctx, req: pb.message_update_global_config) -> Any:
         document = convert.settings_to_document(req.config)
@@ -102,9 +106,18 @@ class Handlers:
 
     def get_jobs_by_nodeid(self, ctx: Ctx, req: pb.message_get_jobs_by_nodeid) -> Any:
         jobs = job_ops.jobs_on_node(ctx, req.nodeid, bool(_opt(req, "include_expired")))
-        return pb.message_get_jobs_by_nodeid_response(
+        if isinstance(jobs, tuple):  # the cached live list: encode it once
+            hit = self._encoded_jobs.get(req.nodeid)
+            if hit is not None and hit[0] is jobs:
+                return hit[1]
+        response = pb.message_get_jobs_by_nodeid_response(
             exists=bool(jobs), jobs=[convert.job_to_pb(j) for j in jobs]
         )
+        if isinstance(jobs, tuple):
+            if len(self._encoded_jobs) > 50_000:
+                self._encoded_jobs.clear()
+            self._encoded_jobs[req.nodeid] = (jobs, response)
+        return response
 
     def reschedule_job_nearest(self, ctx: Ctx, req: pb.message_reschedule_job) -> Any:
         slot = job_ops.reschedule_nearest(ctx, req.jobid, req.starttime, req.endtime)

@@ -19,7 +19,9 @@ from leoscope.core.timeutil import utcnow
 
 from .admission import Admission
 from .auth import check_jwt_secret, hash_token
+from .cache import ReadCache
 from .events import EventHub, PostgresEventHub
+from .liveness import LivenessRecorder
 from .ops.context import Services
 from .service import OrchestratorServicer
 from .store import Store, normalize_url, redact
@@ -48,7 +50,7 @@ class ServerSettings:
     tls_key: Path | None = None
     jwt_secret: str | None = None
     insecure: bool = False
-    workers: int = 16
+    workers: int = 8
     watch_ping_secs: float = 30.0
 
 
@@ -97,6 +99,7 @@ class OrchestratorServer:
         self._maintenance: asyncio.Task[None] | None = None
         self.store: Store | None = None
         self.hub: EventHub | None = None
+        self.liveness: LivenessRecorder | None = None
 
     async def start(self) -> int:
         s = self.settings
@@ -107,7 +110,16 @@ class OrchestratorServer:
         await asyncio.to_thread(self._bootstrap_admin)
         self.hub = EventHub() if self.store.is_sqlite else PostgresEventHub(url)
         self.hub.bind(asyncio.get_running_loop())
-        services = Services(store=self.store, hub=self.hub, admission=Admission())
+        self.liveness = LivenessRecorder(self.store)
+        cache = ReadCache()
+        self.hub.listeners.append(cache.on_events)
+        services = Services(
+            store=self.store,
+            hub=self.hub,
+            admission=Admission(),
+            liveness=self.liveness,
+            cache=cache,
+        )
         self._servicer = OrchestratorServicer(
             services, jwt_secret=s.jwt_secret, workers=s.workers, ping_interval=s.watch_ping_secs
         )
@@ -171,6 +183,8 @@ class OrchestratorServer:
             await self._server.stop(grace)
         if self._servicer is not None:
             await asyncio.to_thread(self._servicer.close)
+        if self.liveness is not None:
+            await asyncio.to_thread(self.liveness.close)
         if self.hub is not None:
             self.hub.close()
         if self.store is not None:

@@ -18,6 +18,8 @@ from ..store import Store
 
 if TYPE_CHECKING:
     from ..admission import Admission
+    from ..cache import ReadCache
+    from ..liveness import LivenessRecorder
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Services:
     store: Store
     hub: EventHub
     admission: Admission
+    liveness: LivenessRecorder
+    cache: ReadCache
     artifacts: Any = None  # leoscope.orchestrator.artifact_service.ArtifactService
 
 
@@ -62,6 +66,7 @@ class Ctx:
             if events:
                 self.services.hub.publish_in_transaction(conn, events)
         if events:
+            self.services.cache.on_events(events)  # read-your-writes in this process
             self.services.hub.publish_after_commit(events)
 
     def notify(self, nodeid: str | None, kind: str, **ids: Any) -> None:

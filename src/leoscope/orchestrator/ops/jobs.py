@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,11 +125,21 @@ def jobs_of_user(ctx: Ctx, userid: str) -> list[Job]:
         return job_store.by_user(conn, userid or None)
 
 
-def jobs_on_node(ctx: Ctx, nodeid: str, include_expired: bool = False) -> list[Job]:
+def jobs_on_node(ctx: Ctx, nodeid: str, include_expired: bool = False) -> Sequence[Job]:
     ctx.require("get_jobs_by_nodeid")
     check_id("nodeid", nodeid)
     with ctx.read() as conn:
-        return job_store.on_nodes(conn, [nodeid], active_at=None if include_expired else ctx.now)
+        if include_expired:
+            return job_store.on_nodes(conn, [nodeid], active_at=None)
+
+    def load() -> tuple[Job, ...]:
+        with ctx.read() as conn:
+            return tuple(job_store.live_on_node(conn, nodeid, ctx.now))
+
+    def first_expiry(jobs: tuple[Job, ...]) -> float:
+        return min((j.end.timestamp() for j in jobs), default=float("inf"))
+
+    return ctx.services.cache.get(("jobs", nodeid), load, first_expiry)
 
 
 def reschedule_nearest(ctx: Ctx, jobid: str, starttime: str, endtime: str) -> datetime:

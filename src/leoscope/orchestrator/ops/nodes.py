@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -58,6 +59,16 @@ def check_node_extras(altitude_m: float | None, min_elevation_deg: float | None)
         raise InvalidInput("min_elevation_deg", "must be between 0 and 90 degrees")
 
 
+def cached_node(ctx: Ctx, nodeid: str) -> Node | None:
+    """The node's record through the read cache (the poll path asks for it every tick)."""
+
+    def load() -> Node | None:
+        with ctx.read() as conn:
+            return node_store.get(conn, nodeid)
+
+    return ctx.services.cache.get(("node", nodeid), load)
+
+
 def register_node(ctx: Ctx, node: Node) -> str:
     ctx.require("register_node")
     check_id("nodeid", node.nodeid)
@@ -86,6 +97,7 @@ def register_node(ctx: Ctx, node: Node) -> str:
         node_store.add(conn, node, ctx.now)
         user = User(id=node.nodeid, name=node.name, role=Role.NODE, team=node.description)
         user_store.add(conn, user, digest, ctx.now)
+        ctx.notify(node.nodeid, "node")
     return f"node successfully registered access_token={token}"
 
 
@@ -105,10 +117,16 @@ def get_nodes(
     if thres < 0:
         raise InvalidInput("activeThres", "must not be negative")
     since = ctx.now - timedelta(seconds=thres) if active else None
+    liveness = ctx.services.liveness
     with ctx.read() as conn:
-        found = node_store.find(
-            conn, nodeid=nodeid, location=location, name=name, provider=provider, active_since=since
-        )
+        found = [
+            replace(n, last_active=liveness.overlay(n.nodeid, n.last_active))
+            for n in node_store.find(
+                conn, nodeid=nodeid, location=location, name=name, provider=provider
+            )
+        ]
+        if since is not None:
+            found = [n for n in found if n.last_active is not None and n.last_active >= since]
         live = (
             job_store.on_nodes(conn, [n.nodeid for n in found], active_at=ctx.now) if found else []
         )
@@ -141,13 +159,16 @@ def update_node(ctx: Ctx, nodeid: str, changes: dict[str, Any]) -> str:
         else:  # pragma: no cover - the servicer only passes known fields
             raise InvalidInput(field, "cannot be changed")
     check_node_extras(values.get("altitude_m"), values.get("min_elevation_deg"))
+    # Nodes send their (usually unchanged) public IP every tick: a no-op costs no write.
+    before = cached_node(ctx, nodeid)
+    if before is None:
+        raise NotFound("node", nodeid, NODE_MISSING)
+    if all(getattr(before, k) == v for k, v in values.items()):
+        return "updated node successfully"
     with ctx.write() as conn:
-        before = node_store.get(conn, nodeid)
-        if before is None:
+        if not node_store.change(conn, nodeid, **values):
             raise NotFound("node", nodeid, NODE_MISSING)
-        node_store.change(conn, nodeid, **values)
-        if any(getattr(before, k) != v for k, v in values.items() if k != "last_active"):
-            ctx.notify(nodeid, "node")
+        ctx.notify(nodeid, "node")
     return "updated node successfully"
 
 
@@ -170,8 +191,10 @@ def report_heartbeat(ctx: Ctx, nodeid: str) -> bool:
     check_id("nodeid", nodeid)
     if not ctx.may("report_heartbeat", nodeid=nodeid):
         return False
-    with ctx.write() as conn:
-        return node_store.change(conn, nodeid, last_active=ctx.now)
+    if cached_node(ctx, nodeid) is None:
+        return False
+    ctx.services.liveness.mark(nodeid, ctx.now)
+    return True
 
 
 def set_scavenger(ctx: Ctx, nodeid: str, active: bool) -> str:
@@ -187,8 +210,7 @@ def set_scavenger(ctx: Ctx, nodeid: str, active: bool) -> str:
 def get_scavenger(ctx: Ctx, nodeid: str) -> Node:
     check_id("nodeid", nodeid)
     ctx.require("get_scavenger_status", nodeid=nodeid)
-    with ctx.read() as conn:
-        node = node_store.get(conn, nodeid)
+    node = cached_node(ctx, nodeid)
     if node is None:
         raise NotFound("node", nodeid, NODE_MISSING)
     return node

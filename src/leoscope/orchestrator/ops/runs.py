@@ -10,7 +10,6 @@ from leoscope.core.timeutil import parse_time
 from leoscope.core.validation import check_id, check_text
 
 from ..store import jobs as job_store
-from ..store import nodes as node_store
 from ..store import runs as run_store
 from .context import Ctx
 
@@ -46,8 +45,8 @@ def update_run(ctx: Ctx, run: Run) -> str:
             if stored is not None:
                 run = replace(run, userid=stored.userid)
         run_store.upsert(conn, run)
-        if ctx.principal.is_node:
-            node_store.change(conn, ctx.principal.userid, last_active=ctx.now)
+    if ctx.principal.is_node:
+        ctx.services.liveness.mark(ctx.principal.userid, ctx.now)
     return "updated run successfully"
 
 

@@ -52,6 +52,18 @@ def get_tasks(
     p = ctx.principal
     if not ctx.may("get_tasks"):
         return []
+    if p.is_node and nodeid == p.userid and not (type or taskid or runid or jobid or status):
+        # A node's own poll: cached, dropped on task notices and at the first expiry.
+        def load() -> list[Task]:
+            with ctx.read() as conn:
+                return task_store.find(conn, ctx.now, nodeid=nodeid, visible_to_node=p.userid)
+
+        def first_expiry(tasks: list[Task]) -> float:
+            return min(
+                (t.expires_at.timestamp() for t in tasks if t.expires_at), default=float("inf")
+            )
+
+        return ctx.services.cache.get(("tasks", nodeid), load, first_expiry)
     scope = {} if p.is_admin else {"visible_to_node": p.userid}
     with ctx.read() as conn:
         return task_store.find(
@@ -77,7 +89,8 @@ def update_task(ctx: Ctx, taskid: str, status: int) -> str:
             raise NotFound("task", taskid, TASK_MISSING)
         ctx.require("update_task", task=task)
         task_store.set_status(conn, taskid, TaskStatus(status), ctx.now)
-        # The client node waiting on this task learns at once.
+        # The client node waiting on this task learns at once (and the server's view changes).
+        ctx.notify(task.nodeid, "tasks", taskid=taskid, jobid=task.jobid)
         job = job_store.get(conn, task.jobid)
         if job is not None:
             ctx.notify(job.nodeid, "tasks", taskid=taskid, jobid=task.jobid)

@@ -29,6 +29,7 @@ def register_user(ctx: Ctx, userid: str, name: str, role: int, team: str) -> str
     token, digest = issue_token()
     with ctx.write() as conn:
         user_store.add(conn, user, digest, ctx.now)
+        ctx.notify(userid, "user")
     return f"user registered access_token={token}"
 
 
@@ -57,6 +58,7 @@ def modify_user(ctx: Ctx, userid: str, name: str, role: int, team: str) -> str:
     with ctx.write() as conn:
         if not user_store.modify(conn, userid, name, new_role, team):
             raise NotFound("user", userid, "user with given id does not exist")
+        ctx.notify(userid, "user")
     return "user updated"
 
 
@@ -68,6 +70,7 @@ def delete_user(ctx: Ctx, userid: str) -> str:
             raise InvalidInput("userid", f"{userid!r} is a node; delete it with delete_node")
         if not user_store.remove(conn, userid):
             raise NotFound("user", userid, "user with given id does not exist")
+        ctx.notify(userid, "user")
     return "user deleted"
 
 

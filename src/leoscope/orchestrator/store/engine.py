@@ -57,11 +57,14 @@ class Store:
             )
             _configure_sqlite(self.engine)
             self._lock = _no_lock
+            # pysqlite already runs in autocommit (isolation_level None); reads just skip BEGIN.
+            self._reader = self.engine.execution_options(leoscope_autocommit=True)
         else:
             self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
             )
             self._lock = _pg_advisory_lock
+            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -78,7 +81,12 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        """A connection for reads, in autocommit mode: one round trip per query, no BEGIN.
+
+        Each statement sees a consistent snapshot of its own; reads that must agree with each
+        other belong in `write()`.
+        """
+        with self._reader.connect() as conn:
             yield conn
 
     @contextmanager
@@ -122,5 +130,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("leoscope_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("leoscope_autocommit"):
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("leoscope_write") else "BEGIN")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leoscope.core.errors import Conflict
@@ -78,6 +78,21 @@ def by_user(conn: Connection, userid: str | None) -> list[Job]:
     if userid:
         query = query.where(jobs.c.userid == userid)
     return [_job(r, with_config=False) for r in conn.execute(query)]
+
+
+_LIVE_ON_NODE = (
+    select(*_LIST_COLUMNS)
+    .where(or_(jobs.c.nodeid == bindparam("n"), jobs.c.server == bindparam("n")))
+    .where(jobs.c.end_date >= bindparam("now"))
+    .order_by(jobs.c.start_date, jobs.c.id)
+)
+
+
+def live_on_node(conn: Connection, nodeid: str, now: datetime) -> list[Job]:
+    """The hot path of every node's tick: live jobs where the node is the node or the server."""
+    return [
+        _job(r, with_config=False) for r in conn.execute(_LIVE_ON_NODE, {"n": nodeid, "now": now})
+    ]
 
 
 def on_nodes(

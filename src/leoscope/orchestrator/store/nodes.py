@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leoscope.core.errors import Conflict
@@ -31,13 +31,29 @@ def _node(row: Row) -> Node:
     )
 
 
+# Hot-path statements are built once; SQLAlchemy caches their compiled form.
+_GET = select(nodes).where(nodes.c.nodeid == bindparam("nodeid"))
+_EXISTS = select(nodes.c.nodeid).where(nodes.c.nodeid == bindparam("nodeid"))
+_TOUCH = (
+    update(nodes)
+    .where(nodes.c.nodeid == bindparam("n"))
+    .where(or_(nodes.c.last_active.is_(None), nodes.c.last_active < bindparam("t")))
+    .values(last_active=bindparam("t"))
+)
+
+
 def get(conn: Connection, nodeid: str) -> Node | None:
-    row = conn.execute(select(nodes).where(nodes.c.nodeid == nodeid)).first()
+    row = conn.execute(_GET, {"nodeid": nodeid}).first()
     return _node(row) if row else None
 
 
 def exists(conn: Connection, nodeid: str) -> bool:
-    return conn.execute(select(nodes.c.nodeid).where(nodes.c.nodeid == nodeid)).first() is not None
+    return conn.execute(_EXISTS, {"nodeid": nodeid}).first() is not None
+
+
+def touch_many(conn: Connection, last_active: dict[str, datetime]) -> None:
+    """Move `last_active` forward (never back) for many nodes in one statement."""
+    conn.execute(_TOUCH, [{"n": n, "t": t} for n, t in last_active.items()])
 
 
 def find(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from leoscope.core.errors import Conflict
@@ -22,8 +22,11 @@ def get(conn: Connection, userid: str) -> User | None:
     return _user(row) if row else None
 
 
+_GET = select(users).where(users.c.id == bindparam("id"))
+
+
 def get_with_hashes(conn: Connection, userid: str) -> tuple[User, str | None, str | None] | None:
-    row = conn.execute(select(users).where(users.c.id == userid)).first()
+    row = conn.execute(_GET, {"id": userid}).first()
     if row is None:
         return None
     return _user(row), row.token_sha256, row.access_token_sha256
