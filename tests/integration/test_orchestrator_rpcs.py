@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -92,6 +93,29 @@ def test_delete_user_revokes_the_token(world: World) -> None:
     assert (again.state, again.message) == (pb.FAILED, "user with given id does not exist")
     node_user = world.admin.call("delete_user", pb.message_delete_user(userid="node-1"))
     assert node_user.state == pb.FAILED and "delete_node" in node_user.message
+
+
+def test_admin_cannot_delete_the_bootstrap_admin(world: World) -> None:
+    resp = world.admin.call("delete_user", pb.message_delete_user(userid="admin"))
+    assert resp.state == pb.FAILED and "cannot be deleted" in resp.message
+    assert world.admin.call("whoami", pb.message_whoami()).userid == "admin"
+
+
+def test_slots_are_never_in_the_past(world: World) -> None:
+    past = "2020-01-01T00:00:00"
+    future = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    slots = world.bob.call(
+        "find_free_slot",
+        pb.message_find_free_slot(
+            nodeids=["node-3"], length_secs=60, not_before=past, not_after=future
+        ),
+    ).slots
+    assert slots[0].found and slots[0].start > "2026"
+    moved = world.alice.call(
+        "reschedule_job_nearest",
+        pb.message_reschedule_job(jobid="job-a", starttime=past, endtime=END),
+    )
+    assert moved.rescheduled and moved.next_slot > "2026"
 
 
 def test_get_users_lists_everyone(world: World) -> None:

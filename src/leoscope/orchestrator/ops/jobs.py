@@ -155,6 +155,7 @@ def reschedule_nearest(ctx: Ctx, jobid: str, starttime: str, endtime: str) -> da
     if job.type is not JobType.ATQ:
         raise InvalidInput("jobid", "only jobs of type 'atq' can be rescheduled.")
     not_after = min(not_after, job.end)
+    not_before = max(not_before, ctx.now)  # never into the past: no node would run it
     with ctx.write(lock_nodes=job.nodes) as conn:
         job = job_store.get(conn, jobid) or job
         slot = ctx.services.admission.free_slot(
@@ -286,6 +287,7 @@ def find_free_slot(
     end = parse_time(not_after, "not_after")
     if end <= start:
         raise InvalidInput("not_after", "must be after not_before")
+    start = max(start, ctx.now)  # a slot in the past is no slot
     if end - start > timedelta(days=400):
         raise InvalidInput("not_after", "the window may span at most 400 days")
     with ctx.read() as conn:

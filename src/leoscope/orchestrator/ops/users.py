@@ -65,6 +65,8 @@ def modify_user(ctx: Ctx, userid: str, name: str, role: int, team: str) -> str:
 def delete_user(ctx: Ctx, userid: str) -> str:
     ctx.require("delete_user")
     check_id("userid", userid)
+    if userid in ("admin", ctx.principal.userid):
+        raise InvalidInput("userid", "the bootstrap admin and your own account cannot be deleted")
     with ctx.write() as conn:
         if node_store.exists(conn, userid):
             raise InvalidInput("userid", f"{userid!r} is a node; delete it with delete_node")
