@@ -39,6 +39,7 @@ from leoscope.core.schedule import admission_occurrences, expand_cron
 from leoscope.core.timeutil import to_epoch
 
 BENCH = "schedule"
+BENCH_CONFIG = "docker: {image: bench/probe:latest}\n"
 NODE = "bench-node"
 USER = "bench"
 RUN_SECS = 60
@@ -295,6 +296,125 @@ def bench_reference(ours_p50: float, budget_secs: float) -> None:
     )
 
 
+def reference_pairwise_secs(k: int, budget_secs: float) -> float:
+    """The reference's pairwise check against a K-job calendar, timed on a sample and scaled."""
+    jobs = make_dense_calendar(k, WINDOW_START)
+    candidate = make_candidate(WINDOW_START)
+    rng = random.Random(11)
+    spent, pairs = 0.0, 0
+    deadline = time.perf_counter() + budget_secs
+    while time.perf_counter() < deadline or pairs < 2:
+        old = rng.choice(jobs)
+        began = time.perf_counter()
+        reference_pair_conflicts(candidate, old)
+        spent += time.perf_counter() - began
+        pairs += 1
+    return spent / pairs * len(jobs)
+
+
+def _schedule_latencies(port: int, admin_token: str, k: int, repeats: int) -> list[float]:
+    import grpc
+
+    from leoscope.api import convert
+    from leoscope.api import leotest_pb2 as pb
+    from leoscope.api import leotest_pb2_grpc as pb_grpc
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    stub = pb_grpc.LeotestOrchestratorStub(channel)
+    md = [
+        ("x-leotest-userid", "admin"),
+        ("x-leotest-access-token", admin_token),
+        ("x-leotest-jwt-access-token", ""),
+    ]
+    candidate = make_candidate(WINDOW_START).with_changes(config=BENCH_CONFIG)
+    as_job = convert.job_to_pb(candidate, with_config=True)
+    request = pb.message_schedule_job()
+    request.ParseFromString(as_job.SerializeToString())  # same field numbers as `job`
+    latencies = []
+    for attempt in range(repeats + 1):  # the first call builds the node's calendar index
+        began = time.perf_counter()
+        reply = stub.schedule_job(request, metadata=md, timeout=30)
+        elapsed = time.perf_counter() - began
+        if reply.state != pb.SUCCESS:
+            raise SystemExit(f"candidate refused at K={k}: {reply.message[:300]}")
+        if attempt:
+            latencies.append(elapsed)
+        stub.delete_job_by_id(pb.message_delete_job_by_id(jobid=candidate.id), metadata=md)
+    channel.close()
+    return latencies
+
+
+def bench_grpc(ks: tuple[int, ...], repeats: int, budget_secs: float) -> None:
+    """schedule_job over gRPC against a real orchestrator process holding K calendar jobs."""
+    import secrets
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from bench.common import free_port, python_process, wait_port
+    from leoscope.core.model import Node
+    from leoscope.core.timeutil import utcnow
+    from leoscope.orchestrator.store import Store
+    from leoscope.orchestrator.store import jobs as job_store
+    from leoscope.orchestrator.store import nodes as node_store
+
+    for k in ks:
+        work = Path(tempfile.mkdtemp(prefix=f"bench-schedule-{k}-"))
+        store = Store.open(f"sqlite:///{work / 'leoscope.db'}")
+        with store.write() as conn:
+            node_store.add(conn, Node(nodeid=NODE, coords="1,2"), utcnow())
+            for job in make_dense_calendar(k, WINDOW_START):
+                job_store.add(conn, job.with_changes(config=BENCH_CONFIG), utcnow())
+        store.dispose()
+        port = free_port()
+        admin_token = secrets.token_hex(16)
+        server = python_process(
+            [
+                "-m",
+                "leoscope",
+                "orchestrator",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--data-dir",
+                str(work),
+                "--log-level",
+                "WARNING",
+            ],
+            work / "orchestrator.log",
+            env={"LEOSCOPE_ADMIN_TOKEN": admin_token},
+        )
+        try:
+            wait_port(port)
+            latencies = _schedule_latencies(port, admin_token, k, repeats)
+        finally:
+            server.terminate()
+            server.wait()
+        ms = np.array(latencies) * 1000
+        p50, p99 = float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+        baseline = reference_pairwise_secs(k, budget_secs / len(ks)) * 1000
+        line(
+            "schedule_job_grpc_p50",
+            p50,
+            "ms",
+            k=k,
+            baseline=round(baseline, 1),
+            ratio=round(baseline / p50, 1),
+        )
+        line(
+            "schedule_job_grpc_p99",
+            p99,
+            "ms",
+            k=k,
+            baseline=round(baseline, 1),
+            ratio=round(baseline / p99, 1),
+            target="p99 <= 50 ms and >= 1000x the pairwise baseline" if k == 100 else None,
+            met=(p99 <= 50 and baseline / p99 >= 1000) if k == 100 else None,
+            note="baseline: the reference's pairwise check against the same K jobs, timed on "
+            "a sample of pairs and scaled",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (about 10 s)")
@@ -310,6 +430,7 @@ def main() -> None:
             ours_k100 = p50
     budget = args.baseline_secs if args.baseline_secs is not None else (3 if args.quick else 15)
     bench_reference(ours_k100, budget)
+    bench_grpc((10, 100, 1000), repeats=20 if args.quick else 100, budget_secs=budget)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ else in an experiment config belongs to the image and passes through untouched.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -84,8 +85,13 @@ def normalize_kernel(requested: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def parse_experiment_config(text: str, field: str = "config") -> ExperimentConfig:
-    """Parse and validate a job's experiment config, naming the problem precisely."""
+    """Parse and validate a job's experiment config, naming the problem precisely.
+
+    Cached: a job's config is checked at admission more than once and read again by nodes.
+    Treat the result as read-only.
+    """
     if not text or not text.strip():
         raise InvalidInput(field, "is empty; an experiment config (YAML) is required")
     if len(text.encode()) > MAX_CONFIG_BYTES:

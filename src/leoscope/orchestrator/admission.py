@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -73,17 +73,25 @@ class Admission:
                 self._jobs.popitem(last=False)
         return busy
 
-    def node_index(self, nodeid: str, jobs: Iterable[Job], anchor: datetime) -> BusyIndex:
-        """The merged busy calendar of the overhead `jobs` on `nodeid`, over the horizon that
-        starts on the anchor's day."""
+    def node_index(
+        self,
+        nodeid: str,
+        identities: Iterable[tuple[str, int]],
+        load: Callable[[list[str]], list[Job]],
+        anchor: datetime,
+    ) -> BusyIndex:
+        """The merged busy calendar of the overhead jobs with these (id, version) identities on
+        `nodeid`, over the horizon that starts on the anchor's day. `load(ids)` fetches the jobs
+        themselves, which happens only when the index is not cached."""
         day, start, end = self._window(anchor)
-        jobs = [j for j in jobs if j.overhead]
-        key = (nodeid, day, frozenset((j.id, j.version) for j in jobs))
+        identities = frozenset(identities)
+        key = (nodeid, day, identities)
         with self._lock:
             hit = self._indexes.get(key)
             if hit is not None:
                 self._indexes.move_to_end(key)
                 return hit
+        jobs = load(sorted(jobid for jobid, _ in identities))
         index = BusyIndex([self._busy_job(j, day, start, end) for j in jobs], nodeid)
         with self._lock:
             self._indexes[key] = index
@@ -98,13 +106,24 @@ class Admission:
         now: datetime,
         anchor: datetime,
         exclude: str | None,
-    ) -> tuple[list[BusyIndex], dict[str, Job]]:
-        live = job_store.on_nodes(conn, nodeids, active_at=now, overhead_only=True)
-        live = [j for j in live if j.id != exclude]
-        indexes = [
-            self.node_index(n, [j for j in live if n in j.nodes], anchor) for n in sorted(nodeids)
-        ]
-        return indexes, {j.id: j for j in live}
+    ) -> list[BusyIndex]:
+        """The nodes' calendars, read in `conn` (the admission transaction, holding the locks).
+
+        Only the live overhead jobs' identities are read on every call; whole jobs only when a
+        node's index is not cached for exactly that set of (id, version).
+        """
+        per_node: dict[str, list[tuple[str, int]]] = {n: [] for n in nodeids}
+        for jobid, version, nodeid, server in job_store.live_identities(conn, nodeids, now):
+            if jobid == exclude:
+                continue
+            for n in (nodeid, server):
+                if n in per_node:
+                    per_node[n].append((jobid, version))
+
+        def load(ids: list[str]) -> list[Job]:
+            return job_store.by_ids(conn, ids)
+
+        return [self.node_index(n, per_node[n], load, anchor) for n in sorted(per_node)]
 
     # ------------------------------------------------------------------ admission
     @staticmethod
@@ -129,13 +148,14 @@ class Admission:
         starts = self.candidate_starts(job, now)
         if not job.overhead or not len(starts):
             return [], {}
-        indexes, others = self._calendars(conn, job.nodes, now, self.anchor(job, now), exclude)
+        indexes = self._calendars(conn, job.nodes, now, self.anchor(job, now), exclude)
         seen: dict[str, ConflictInfo] = {}
         for index in indexes:
             for conflict in find_conflicts(starts, job.length_secs, index):
                 if conflict.jobid not in seen:
                     seen[conflict.jobid] = conflict
         conflicts = sorted(seen.values(), key=lambda c: (c.start, c.jobid))
+        others = {j.id: j for j in job_store.by_ids(conn, list(seen))} if seen else {}
         return conflicts, others
 
     def next_runs(self, job: Job, now: datetime, count: int) -> list[datetime]:
@@ -189,7 +209,7 @@ class Admission:
         anchor = max(now, not_before)
         _, win_start, win_end = self._window(anchor)
         if lo >= win_start and hi <= win_end:
-            calendars, _ = self._calendars(conn, nodeids, now, anchor, exclude)
+            calendars = self._calendars(conn, nodeids, now, anchor, exclude)
         else:  # outside the cached horizon: expand just this window
             live = job_store.on_nodes(conn, nodeids, active_at=not_before, overhead_only=True)
             calendars = [

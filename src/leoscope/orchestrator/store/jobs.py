@@ -95,6 +95,35 @@ def live_on_node(conn: Connection, nodeid: str, now: datetime) -> list[Job]:
     ]
 
 
+_LIVE_IDENTITIES = (
+    select(jobs.c.id, jobs.c.version, jobs.c.nodeid, jobs.c.server)
+    .where(
+        or_(
+            jobs.c.nodeid.in_(bindparam("n", expanding=True)),
+            jobs.c.server.in_(bindparam("n", expanding=True)),
+        )
+    )
+    .where(jobs.c.end_date >= bindparam("now"))
+    .where(jobs.c.overhead.is_(True))
+)
+
+
+def live_identities(
+    conn: Connection, nodeids: Iterable[str], now: datetime
+) -> list[tuple[str, int, str, str | None]]:
+    """(id, version, nodeid, server) of the live overhead jobs on these nodes: cheap rows that
+    identify a calendar exactly (a changed job has a new version)."""
+    result = conn.execute(_LIVE_IDENTITIES, {"n": list(set(nodeids)), "now": now})
+    return [tuple(r) for r in result]
+
+
+def by_ids(conn: Connection, ids: list[str]) -> list[Job]:
+    if not ids:
+        return []
+    query = select(*_LIST_COLUMNS).where(jobs.c.id.in_(ids)).order_by(jobs.c.id)
+    return [_job(r, with_config=False) for r in conn.execute(query)]
+
+
 def on_nodes(
     conn: Connection,
     nodeids: Iterable[str],
