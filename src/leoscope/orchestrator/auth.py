@@ -244,6 +244,13 @@ RULES: dict[str, Rule] = {
 }
 
 
+def rules_markdown() -> str:
+    """The authorization table as Markdown (docs/security.md embeds it; a test keeps it equal)."""
+    lines = ["| RPC | Who may call it |", "| --- | --- |"]
+    lines += [f"| `{rpc}` | {rule.who} |" for rpc, rule in sorted(RULES.items())]
+    return "\n".join(lines) + "\n"
+
+
 def allowed(rpc: str, principal: Principal, **facts: Any) -> bool:
     """Whether `principal` may make call `rpc` about the object described by `facts`."""
     return RULES[rpc].check(principal, **facts)
