@@ -55,6 +55,9 @@ def orchestrator(
 
         LEOSCOPE_ADMIN_TOKEN=$(openssl rand -hex 32) leoscope orchestrator --listen 127.0.0.1:50051 --data-dir ./data
     """
+    # Imported here so that other commands start fast.
+    from leoscope.orchestrator.server import OrchestratorServer, ServerSettings, StartupError
+
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
