@@ -1,0 +1,65 @@
+"""The default archive delivery: into a local-directory artifact store on this host.
+
+The archive is stored under the reference's blob layout (artifacts/layout.py):
+
+    <artifact_path>/<nodeid>/<jobid>/<YYYY>/<M>/<D>/<runid>.zip
+
+in `artifacts.local.LocalStore` (the embedded default store), which records the SHA-256 with
+the blob and refuses to overwrite it with other content; storing the same archive again (a
+retry after a crash) is a no-op. `blob_url` is the blob's `file://` URL. Point `root` at an
+orchestrator's local store directory and the orchestrator can serve the archive for download.
+
+Remote stores and resumable uploads (issue 6) replace this object behind the
+`ArchiveDelivery` seam (see seams.py); the local archive is removed only after a delivery
+succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from leoscope.artifacts.layout import blob_name_for
+from leoscope.artifacts.local import Grant, LocalStore
+
+from .seams import Archive, Delivered, RunContext
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
+
+
+class LocalStoreDelivery:
+    """`ArchiveDelivery` into a `LocalStore` rooted at `root`."""
+
+    def __init__(self, root: Path, artifact_path: str = "jobs") -> None:
+        self.store = LocalStore(root)
+        self.artifact_path = artifact_path
+
+    def blob_name(self, run: RunContext) -> str:
+        return blob_name_for(
+            self.artifact_path,
+            nodeid=run.node_id,
+            jobid=run.job.id,
+            start_time=run.start_time,
+            runid=run.runid,
+        )
+
+    async def deliver(self, run: RunContext, archive: Archive) -> Delivered:
+        name = self.blob_name(run)
+        await asyncio.to_thread(self._put, name, archive)
+        url = self.store.blob_path(name).resolve().as_uri()
+        log.info("run=%s archive stored blob=%s size=%d", run.runid, name, archive.size)
+        return Delivered(blob_url=url, blob_name=name, sha256=archive.sha256, size=archive.size)
+
+    def _put(self, name: str, archive: Archive) -> None:
+        grant = Grant("w", name, 0, archive.size, archive.sha256, None)
+        upload = self.store.open_whole(grant)
+        try:
+            with archive.path.open("rb") as source:
+                while chunk := source.read(_CHUNK):
+                    upload.write(chunk)
+            upload.finish()
+        finally:
+            upload.discard()  # drops the temporary copy when the blob was already stored
