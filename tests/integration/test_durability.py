@@ -83,3 +83,23 @@ def test_sigterm_shuts_down_gracefully(proc: OrchestratorProcess) -> None:
     proc.start()
     assert proc.terminate() == 0
     assert "orchestrator stopped" in proc.log.read_text()
+
+
+def test_metrics_endpoint(tmp_path: Path) -> None:
+    import urllib.request
+
+    from tests.process import free_port
+
+    port = free_port()
+    proc = OrchestratorProcess(
+        tmp_path / "m", secrets.token_hex(16), extra=["--metrics-listen", f"127.0.0.1:{port}"]
+    )
+    try:
+        proc.start()
+        admin = Caller(proc.address, "admin", proc.admin_token)
+        admin.call("whoami", pb.message_whoami())
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert 'leoscope_rpc_seconds_count{rpc="whoami"}' in body
+        admin.close()
+    finally:
+        proc.stop()

@@ -761,3 +761,28 @@ def test_kernel_access_strings(world: World) -> None:
     )
     unknown = world.node1.call("kernel_access", pb.message_kernel_access(userid="ghost"))
     assert (unknown.state, unknown.message) == (pb.FAILED, "userid=ghost does not exist")
+
+
+def test_quiet_hours_warn_at_schedule_time(world: World) -> None:
+    ok = world.admin.call(
+        "update_node", pb.message_update_node(nodeid="node-3", quiet_hours="0 18 * * *@120")
+    )
+    assert ok.state == pb.SUCCESS, ok.message
+    inside = world.bob.call(
+        "schedule_job",
+        job_request("evening", "node-3", "2031-03-01T19:00:00", "2031-03-01T20:00:00"),
+    )
+    assert inside.state == pb.SUCCESS
+    assert inside.warnings and "quiet hours of node node-3" in inside.warnings[0]
+    outside = world.bob.call(
+        "schedule_job",
+        job_request("morning", "node-3", "2031-03-01T09:00:00", "2031-03-01T10:00:00"),
+    )
+    assert outside.state == pb.SUCCESS and list(outside.warnings) == []
+    light = world.bob.call(
+        "schedule_job",
+        job_request(
+            "light", "node-3", "2031-03-01T19:30:00", "2031-03-01T20:00:00", overhead=False
+        ),
+    )
+    assert list(light.warnings) == []  # scavenger mode never stops non-overhead jobs

@@ -47,6 +47,9 @@ def orchestrator(
         envvar="LEOSCOPE_INSECURE",
         help="Allow serving without TLS on a non-loopback address.",
     ),
+    metrics_listen: str | None = typer.Option(
+        None, envvar="LEOSCOPE_METRICS_LISTEN", help="Serve Prometheus metrics on HOST:PORT."
+    ),
     log_level: str = typer.Option("INFO", envvar="LEOSCOPE_LOG_LEVEL", help="Logging level."),
 ) -> None:
     """Run the orchestrator: the gRPC service that keeps users, nodes, jobs, runs and tasks.
@@ -70,6 +73,7 @@ def orchestrator(
         tls_key=tls_key,
         jwt_secret=jwt_secret,
         insecure=insecure,
+        metrics_listen=metrics_listen,
     )
     try:
         server = OrchestratorServer(settings)

@@ -8,10 +8,12 @@ import logging
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
 
 from leoscope.api import leotest_pb2 as pb
 from leoscope.api import leotest_pb2_grpc as pb_grpc
@@ -52,6 +54,8 @@ class ServerSettings:
     insecure: bool = False
     workers: int = 8
     watch_ping_secs: float = 30.0
+    metrics_listen: str | None = None
+    """HOST:PORT for the Prometheus metrics endpoint (off when None)."""
 
 
 def _is_loopback(listen: str) -> bool:
@@ -100,6 +104,7 @@ class OrchestratorServer:
         self.store: Store | None = None
         self.hub: EventHub | None = None
         self.liveness: LivenessRecorder | None = None
+        self._metrics_server: Any = None
 
     async def start(self) -> int:
         s = self.settings
@@ -155,6 +160,10 @@ class OrchestratorServer:
         for name in ("", SERVICE_NAME):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._maintenance = asyncio.create_task(self._maintain())
+        if s.metrics_listen:
+            host, _, port = s.metrics_listen.rpartition(":")
+            self._metrics_server, _ = start_http_server(int(port), addr=host or "127.0.0.1")
+            log.info("metrics on http://%s/metrics", s.metrics_listen)
         log.info("orchestrator ready on port %d", self.port)
         return self.port
 
@@ -179,6 +188,8 @@ class OrchestratorServer:
     async def stop(self, grace: float = 5.0) -> None:
         if self._maintenance:
             self._maintenance.cancel()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
         if self._server is not None:
             await self._server.stop(grace)
         if self._servicer is not None:
