@@ -4,7 +4,8 @@ It forwards every call (unary and the watch stream) byte for byte to the upstrea
 orchestrator, with the caller's metadata, and keeps each `update_run` request the upstream
 answered SUCCESS. Tests read `updates` to see exactly which statuses reached the orchestrator,
 in which order, and how often. When the upstream is down the caller sees UNAVAILABLE, as it
-would without the proxy.
+would without the proxy. RPCs named in `unimplemented` answer UNIMPLEMENTED, like the
+reference orchestrator, which has no `watch_node`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class _Handler(grpc.GenericRpcHandler):
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         method = details.method
-        if not method.startswith(SERVICE):
-            return None
+        if not method.startswith(SERVICE) or method[len(SERVICE) :] in self.proxy.unimplemented:
+            return None  # grpc answers UNIMPLEMENTED, as an orchestrator without the RPC does
         if method.endswith("/watch_node"):
             return grpc.unary_stream_rpc_method_handler(self.proxy.forward_stream(method))
         return grpc.unary_unary_rpc_method_handler(self.proxy.forward_unary(method))
@@ -47,8 +48,9 @@ class _Handler(grpc.GenericRpcHandler):
 class RecordingProxy:
     """Serve on 127.0.0.1:<port> in a background thread, forwarding to `upstream`."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, unimplemented: tuple[str, ...] = ()) -> None:
         self.upstream = upstream
+        self.unimplemented = frozenset(unimplemented)
         self.updates: list[Update] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()

@@ -12,85 +12,87 @@ import signal
 from pathlib import Path
 
 import typer
+from rich.markup import escape
+
+
+def _h(text: str, env: str) -> str:
+    return f"{text} " + escape(f"[env: LEOSCOPE_{env}]")
 
 
 def agent(
     orchestrator: str | None = typer.Option(
-        None, "--orchestrator", help="Orchestrator address HOST:PORT. [env: LEOSCOPE_ORCHESTRATOR]"
+        None, "--orchestrator", help=_h("Orchestrator address HOST:PORT.", "ORCHESTRATOR")
     ),
-    node_id: str | None = typer.Option(
-        None, "--node-id", help="This node's id. [env: LEOSCOPE_NODE_ID]"
-    ),
+    node_id: str | None = typer.Option(None, "--node-id", help=_h("This node's id.", "NODE_ID")),
     token: str | None = typer.Option(
         None,
         "--token",
-        help="The node's token. Prefer the environment or --token-file: a flag is visible in "
-        "the process list. [env: LEOSCOPE_NODE_TOKEN]",
+        help=_h(
+            "The node's token. Prefer the environment or --token-file: a flag is visible in "
+            "the process list.",
+            "NODE_TOKEN",
+        ),
         show_default=False,
     ),
     token_file: Path | None = typer.Option(
-        None, "--token-file", help="File holding the node's token. [env: LEOSCOPE_NODE_TOKEN_FILE]"
+        None, "--token-file", help=_h("File holding the node's token.", "NODE_TOKEN_FILE")
     ),
     data_dir: Path | None = typer.Option(
         None,
         "--data-dir",
-        help="Directory for the local state, run directories and archives. "
-        "[env: LEOSCOPE_AGENT_DATA_DIR]",
+        help=_h("Local state, run directories and archives.", "AGENT_DATA_DIR"),
     ),
     tls_ca: Path | None = typer.Option(
-        None,
-        "--tls-ca",
-        help="PEM certificate to trust for the orchestrator. [env: LEOSCOPE_TLS_CA]",
+        None, "--tls-ca", help=_h("PEM certificate to trust for the orchestrator.", "TLS_CA")
     ),
     tls_server_name: str | None = typer.Option(
         None,
         "--tls-server-name",
-        help="Name the orchestrator's certificate must match. [env: LEOSCOPE_TLS_SERVER_NAME]",
+        help=_h("Name the orchestrator's certificate must match.", "TLS_SERVER_NAME"),
     ),
     insecure: bool | None = typer.Option(
         None,
         "--insecure/--tls",
-        help="Plaintext gRPC (default only for loopback addresses). [env: LEOSCOPE_INSECURE]",
+        help=_h("Plaintext gRPC (the default only for loopback addresses).", "INSECURE"),
         show_default=False,
     ),
     runtime: str | None = typer.Option(
-        None, "--runtime", help="docker (default) or process. [env: LEOSCOPE_AGENT_RUNTIME]"
+        None, "--runtime", help=_h("docker (default) or process.", "AGENT_RUNTIME")
     ),
     interval: float | None = typer.Option(
-        None, "--interval", help="Seconds between syncs (10). [env: LEOSCOPE_AGENT_INTERVAL]"
+        None, "--interval", help=_h("Seconds between syncs (10).", "AGENT_INTERVAL")
     ),
     executor_config: Path | None = typer.Option(
         None,
         "--executor-config",
-        help="executor-config.yaml: limits, network, pull policy. [env: LEOSCOPE_EXECUTOR_CONFIG]",
+        help=_h("executor-config.yaml: limits, network, pull policy.", "EXECUTOR_CONFIG"),
     ),
     public_ip_url: str | None = typer.Option(
         None,
         "--public-ip-url",
-        help="URL answering this node's public IP, or 'off'. [env: LEOSCOPE_PUBLIC_IP_URL]",
+        help=_h("URL answering this node's public IP, or 'off'.", "PUBLIC_IP_URL"),
     ),
     missed_grace: float | None = typer.Option(
         None,
         "--missed-grace",
-        help="A run late by less than this many seconds still starts (60). "
-        "[env: LEOSCOPE_MISSED_GRACE]",
+        help=_h("A run late by less than this many seconds still starts (60).", "MISSED_GRACE"),
     ),
     artifact_dir: Path | None = typer.Option(
         None,
         "--artifact-dir",
-        help="Local artifact store directory (<data-dir>/artifacts). [env: LEOSCOPE_ARTIFACT_DIR]",
+        help=_h("Local artifact store directory (<data-dir>/artifacts).", "ARTIFACT_DIR"),
     ),
     watch: bool | None = typer.Option(
         None,
         "--watch/--no-watch",
-        help="Hold watch_node open for instant changes. [env: LEOSCOPE_AGENT_WATCH]",
+        help=_h("Hold watch_node open to learn of changes at once.", "AGENT_WATCH"),
         show_default=False,
     ),
     config: Path | None = typer.Option(
-        None, "--config", help="Agent config file (TOML). [env: LEOSCOPE_AGENT_CONFIG]"
+        None, "--config", help=_h("Agent config file (TOML).", "AGENT_CONFIG")
     ),
     log_level: str | None = typer.Option(
-        None, "--log-level", help="DEBUG, INFO, WARNING or ERROR. [env: LEOSCOPE_LOG_LEVEL]"
+        None, "--log-level", help=_h("DEBUG, INFO, WARNING or ERROR.", "LOG_LEVEL")
     ),
 ) -> None:
     """Run the node agent: keep this node's schedule and run its experiments.

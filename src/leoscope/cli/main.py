@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from leoscope.settings import BY_KEY
 
-from . import account, globalconfig, jobs, kernel, nodes, runs, users
+from . import account, agent, globalconfig, jobs, kernel, nodes, runs, users
 from .args import OutputFormat
 from .errors import LeoscopeGroup
 from .orchestrator import orchestrator
@@ -95,7 +95,7 @@ app.command("version", rich_help_panel="Account")(account.show_version)
 
 # ---------------------------------------------------------------------------- services
 # Long-running parts register here, each from its own module:
-#   app.add_typer(agent.app, name="agent", rich_help_panel="Services")   # leoscope agent ...
+app.command("agent", rich_help_panel="Services")(agent.agent)  # imports the agent lazily
 #   app.command("up", rich_help_panel="Services")(up.up)                 # leoscope up
 app.command("orchestrator", rich_help_panel="Services")(orchestrator)
 
