@@ -157,16 +157,16 @@ class Timer:
                 log.debug(
                     "job=%s %d slot(s) before it reached this node skipped", job.id, len(unowned)
                 )
-        dropped = max(0, len(missed) - MAX_MISSED_RECORDED)
-        if dropped:
+        if missed:
             log.warning(
-                "job=%s %d missed slots from %s are only logged (the %d most recent are recorded)",
+                "job=%s %d slot(s) missed, %s to %s (%d recorded as MISSED, the most recent)",
                 job.id,
-                dropped,
+                len(missed),
                 iso_z(from_epoch(missed[0])),
-                MAX_MISSED_RECORDED,
+                iso_z(from_epoch(missed[-1])),
+                min(len(missed), MAX_MISSED_RECORDED),
             )
-            missed = missed[dropped:]
+            missed = missed[-MAX_MISSED_RECORDED:]
         claimed = 0
         for slot in missed:
             claimed += self._claim(stored, job, slot, now, missed=True)
@@ -192,13 +192,7 @@ class Timer:
             if missed:
                 message = self._missed_message(stored, slot, now)
                 record = self.state.create_run(record, status=RunStatus.MISSED, message=message)
-                log.warning(
-                    "run=%s job=%s slot=%s MISSED: %s",
-                    runid,
-                    job.id,
-                    iso_z(from_epoch(slot)),
-                    message,
-                )
+                log.debug("run=%s job=%s slot=%s MISSED", runid, job.id, iso_z(from_epoch(slot)))
                 return 1
             record = self.state.create_run(record)
         except sqlite3.IntegrityError:
