@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from leoscope.settings import BY_KEY
 
-from . import account, agent, globalconfig, jobs, kernel, nodes, runs, users
+from . import account, agent, globalconfig, jobs, kernel, nodes, runs, up, users
 from .args import OutputFormat
 from .errors import LeoscopeGroup
 from .orchestrator import orchestrator
@@ -96,7 +96,7 @@ app.command("version", rich_help_panel="Account")(account.show_version)
 # ---------------------------------------------------------------------------- services
 # Long-running parts register here, each from its own module:
 app.command("agent", rich_help_panel="Services")(agent.agent)  # imports the agent lazily
-#   app.command("up", rich_help_panel="Services")(up.up)                 # leoscope up
+app.command("up", rich_help_panel="Services")(up.up)  # imports the testbed lazily
 app.command("orchestrator", rich_help_panel="Services")(orchestrator)
 
 
