@@ -7,6 +7,7 @@ CLI would use them.
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -117,6 +118,26 @@ def test_file_changed_after_signing_is_not_committed(
         upload_file(signed, source)
     with pytest.raises(NotFound):
         artifact_store.stat(blob)
+
+
+def test_file_changed_after_its_digest_is_hashed_again(
+    artifact_store: ArtifactStore, tmp_path: Path
+) -> None:
+    source = tmp_path / "run.zip"
+    random_file(source, 2 * MIB)
+    ctime = source.stat().st_ctime_ns
+    wait_until(lambda: time.time_ns() - ctime > 300_000_000, 5, "the file to age")
+    sha256, size = file_digest(source)  # remembered: the upload may skip hashing this version
+    signed = artifact_store.sign_upload(unique_blob(), size=size, sha256=sha256)
+    with open(source, "r+b") as f:  # same size, one byte different
+        f.seek(MIB)
+        byte = f.read(1)
+        f.seek(MIB)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(ChecksumMismatch):
+        upload_file(signed, source)
+    with pytest.raises(NotFound):
+        artifact_store.stat(signed.blob_name)
 
 
 def test_download_url_expires(artifact_store: ArtifactStore, tmp_path: Path) -> None:

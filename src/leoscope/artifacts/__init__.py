@@ -29,6 +29,8 @@ from .base import (
     check_blob_name,
     check_sha256,
 )
+from .digest import file_digest
+from .download import DownloadResult, download_file
 from .errors import (
     ArtifactError,
     BlobConflict,
@@ -41,14 +43,7 @@ from .errors import (
 from .factory import open_store, open_store_from_config
 from .layout import blob_name_for, blob_name_for_run
 from .session import RetryPolicy, Signer
-from .transfer import (
-    DownloadResult,
-    UploadResult,
-    download_file,
-    file_digest,
-    resume_upload_id,
-    upload_file,
-)
+from .transfer import UploadResult, resume_upload_id, upload_file
 from .wire import (
     SignedUrlRefused,
     UploadRequest,

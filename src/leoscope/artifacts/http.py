@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -82,6 +83,7 @@ async def start_endpoint(
 class _Endpoint:
     def __init__(self, store: LocalStore) -> None:
         self.store = store
+        self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -148,22 +150,29 @@ class _Endpoint:
         expected = grant.part_length(index)
         if request.content_length != expected:
             raise InvalidInput("Content-Length", f"part {index} must be {expected} bytes")
-        data = await request.content.readexactly(expected)
         part_id = request.query.get("id", "")
-        await asyncio.to_thread(self.store.stage_part, grant, index, part_id, data)
+        writer = await asyncio.to_thread(self.store.open_part, grant, index, part_id)
+        try:
+            await _copy_body(request, writer.write_chunks)
+            await asyncio.to_thread(self.store.finish_part, grant, writer)
+        finally:
+            writer.close()
+        # Hash in the background while the client sends its next part; a failure there only
+        # means the commit hashes more itself.
+        task = asyncio.create_task(asyncio.to_thread(self.store.hash_ahead, grant))
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
         return web.Response(status=201)
 
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("artifact background hashing failed: %s", task.exception())
+
     async def _put_whole(self, request: web.Request, grant: Grant) -> web.Response:
-        upload = self.store.open_whole(grant)
+        upload = await asyncio.to_thread(self.store.open_whole, grant)
         try:
-            batch = bytearray()
-            async for chunk in request.content.iter_chunked(1024 * 1024):
-                batch += chunk
-                if len(batch) >= _WRITE_BATCH:
-                    await asyncio.to_thread(upload.write, bytes(batch))
-                    batch.clear()
-            if batch:
-                await asyncio.to_thread(upload.write, bytes(batch))
+            await _copy_body(request, upload.write_chunks)
             info = await asyncio.to_thread(upload.finish)
         finally:
             await asyncio.to_thread(upload.discard)
@@ -180,6 +189,28 @@ class _Endpoint:
             raise InvalidInput("ids", "must be a list of part id strings")
         info = await asyncio.to_thread(self.store.commit, grant, ids)
         return web.json_response({"size": info.size, "sha256": info.sha256}, status=201)
+
+
+async def _copy_body(request: web.Request, write: Callable[[list[bytes]], None]) -> None:
+    """Hand the body to `write` in ~4 MiB batches of chunks, in a thread, while the next batch
+    arrives. Chunks are passed as a list (written with vectored I/O), never concatenated."""
+    batch: list[bytes] = []
+    batched = 0
+    pending: asyncio.Future[None] | None = None
+    try:
+        async for chunk in request.content.iter_any():
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= _WRITE_BATCH:
+                if pending is not None:
+                    await pending
+                pending = asyncio.ensure_future(asyncio.to_thread(write, batch))
+                batch, batched = [], 0
+    finally:
+        if pending is not None:
+            await pending  # never leave a write running, nor its error unread
+    if batch:
+        await asyncio.to_thread(write, batch)
 
 
 def _error(status: int, code: str, message: str, **extra: object) -> web.Response:

@@ -8,8 +8,8 @@ through the orchestrator's HTTP endpoint (`artifacts/http.py`) with URLs that th
 `sig` is HMAC-SHA256 (key: `secret`, held by the orchestrator) over the operation, blob name,
 expiry and, for uploads, the promised size, checksum and part size, so a URL cannot be stretched
 in time, pointed at another blob, or used to store other content. The upload protocol mirrors
-Azure's block blobs: parts are staged (written in place into one staging file), listed, and
-committed; the commit recomputes the SHA-256 and refuses content that does not match.
+Azure's block blobs: parts are staged (`local_staging.py`), listed, and committed; the commit
+checks the SHA-256 of the staged bytes and refuses content that does not match.
 
 Internal state lives in `root/.leoscope/` (commit records, staging, temporary files), so a blob
 name may not start with `.leoscope`. Because this is a file system, a name cannot be both a
@@ -29,7 +29,6 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -46,44 +45,20 @@ from .base import (
     check_blob_name,
     check_sha256,
     check_size,
-    part_count,
 )
 from .errors import BlobConflict, ChecksumMismatch, SignedUrlExpired, SignedUrlRejected
+from .local_staging import (
+    Grant,
+    MissingParts,
+    PartWriter,
+    StagingArea,
+    file_sha256,
+    write_atomic,
+)
 
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".leoscope"
-
-
-@dataclass(frozen=True)
-class Grant:
-    """What a verified local URL allows: one operation on one blob (and, to upload, one content)."""
-
-    op: str  # "w" (upload) or "r" (download)
-    blob_name: str
-    expires_epoch: int
-    size: int | None = None
-    sha256: str | None = None
-    part_size: int | None = None
-
-    @property
-    def parts(self) -> int:
-        assert self.size is not None and self.part_size is not None
-        return part_count(self.size, self.part_size)
-
-    def part_length(self, index: int) -> int:
-        assert self.size is not None and self.part_size is not None
-        if not 0 <= index < self.parts:
-            raise InvalidInput("part", f"{index} is outside 0..{self.parts - 1}")
-        return min(self.part_size, self.size - index * self.part_size)
-
-
-class MissingParts(InvalidInput):
-    """A commit named parts that are not staged (for example after a store restart)."""
-
-    def __init__(self, missing: list[int]) -> None:
-        self.missing = missing
-        super().__init__("parts", f"not staged: {missing[:20]}")
 
 
 class LocalStore(ArtifactStore):
@@ -117,8 +92,9 @@ class LocalStore(ArtifactStore):
         self._base_url = base_url.rstrip("/") if base_url else None
         self.part_size = check_size(part_size, "part_size")
         self._state = self.root / STATE_DIR
-        for sub in ("meta", "staging", "tmp"):
+        for sub in ("meta", "tmp"):
             (self._state / sub).mkdir(parents=True, exist_ok=True)
+        self._staging = StagingArea(self._state / "staging")
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -254,7 +230,7 @@ class LocalStore(ArtifactStore):
     def delete(self, blob_name: str) -> bool:
         name = self._check_name(blob_name)
         with self._lock(name):
-            shutil.rmtree(self._staging_dir(name), ignore_errors=True)
+            self._staging.discard(name)
             self._meta_path(name).unlink(missing_ok=True)
             path = self.blob_path(name)
             try:
@@ -301,35 +277,33 @@ class LocalStore(ArtifactStore):
     def staged_parts(self, grant: Grant) -> dict[int, str]:
         """Part index -> part id of what is staged for this grant's content."""
         with self._lock(grant.blob_name):
-            staging = self._open_staging(grant)
-            parts = {}
-            for marker in (staging / "parts").iterdir():
-                if marker.name.isdigit():
-                    parts[int(marker.name)] = marker.read_text()
-            return parts
+            return self._staging.open(grant).parts()
 
     def stage_part(self, grant: Grant, index: int, part_id: str, data: bytes) -> None:
-        """Write part `index` (exactly its length) into the staging file, then record it."""
-        expected = grant.part_length(index)
-        if len(data) != expected:
-            raise InvalidInput("body", f"part {index} must be {expected} bytes, got {len(data)}")
-        if not part_id or len(part_id) > 128:
-            raise InvalidInput("id", "a part id of 1 to 128 characters is required")
-        assert grant.part_size is not None
-        with self._lock(grant.blob_name):
-            staging = self._open_staging(grant)
-        marker = staging / "parts" / str(index)
-        marker.unlink(missing_ok=True)  # a rewrite of the part is "not staged" until written
-        fd = os.open(staging / "data", os.O_WRONLY | os.O_CREAT, 0o600)
+        """Stage part `index` (exactly its length) in one call."""
+        writer = self.open_part(grant, index, part_id)
         try:
-            view = memoryview(data)
-            offset = index * grant.part_size
-            while view:
-                written = os.pwrite(fd, view, offset)
-                view, offset = view[written:], offset + written
+            writer.write(data)
+            self.finish_part(grant, writer)
         finally:
-            os.close(fd)
-        _write_atomic(marker, part_id.encode())
+            writer.close()
+        self.hash_ahead(grant)
+
+    def open_part(self, grant: Grant, index: int, part_id: str) -> PartWriter:
+        """Start writing part `index` in place into the staging file (streamed by http.py)."""
+        with self._lock(grant.blob_name):
+            staged = self._staging.open(grant)
+        return staged.open_part(index, part_id)
+
+    def finish_part(self, grant: Grant, writer: PartWriter) -> None:
+        """Record a completely written part (then call `hash_ahead`, off the request path)."""
+        writer.finish()
+
+    def hash_ahead(self, grant: Grant) -> None:
+        """Hash the staged parts that now extend the in-order prefix, so the commit need not."""
+        with self._lock(grant.blob_name):
+            staged = self._staging.open(grant)
+        staged.advance()
 
     def commit(self, grant: Grant, part_ids: list[str]) -> BlobInfo:
         """Commit the staged parts as the blob, after checking them and the SHA-256.
@@ -343,23 +317,16 @@ class LocalStore(ArtifactStore):
             done = self._existing(name, grant.size, grant.sha256)
             if done is not None:
                 return done
-            staging = self._open_staging(grant)
-            if len(part_ids) != grant.parts:
-                raise InvalidInput("parts", f"expected {grant.parts} part ids, got {len(part_ids)}")
-            missing = []
-            for index, part_id in enumerate(part_ids):
-                marker = staging / "parts" / str(index)
-                if not marker.exists() or marker.read_text() != part_id:
-                    missing.append(index)
+            staged = self._staging.open(grant)
+            missing = staged.missing(part_ids)
             if missing:
                 raise MissingParts(missing)
-            data = staging / "data"
-            actual = file_sha256(data)
-            if data.stat().st_size != grant.size or actual != grant.sha256:
-                shutil.rmtree(staging, ignore_errors=True)
+            actual = staged.sha256()
+            if staged.data.stat().st_size != grant.size or actual != grant.sha256:
+                self._staging.discard(name)
                 raise ChecksumMismatch(f"upload of {name!r}", grant.sha256, actual)
-            info = self._publish(data, name, grant.sha256)
-            shutil.rmtree(staging, ignore_errors=True)
+            info = self._publish(staged.data, name, grant.sha256)
+            self._staging.discard(name)
         log.info("artifact committed blob=%s size=%d", name, info.size)
         return info
 
@@ -381,26 +348,6 @@ class LocalStore(ArtifactStore):
 
     def _meta_path(self, blob_name: str) -> Path:
         return self._state / "meta" / f"{blob_name}.json"
-
-    def _staging_dir(self, blob_name: str) -> Path:
-        key = hashlib.sha256(blob_name.encode()).hexdigest()[:32]
-        return self._state / "staging" / key
-
-    def _open_staging(self, grant: Grant) -> Path:
-        """The staging dir for this grant's content; staged data of other content is dropped."""
-        staging = self._staging_dir(grant.blob_name)
-        info = {"blob": grant.blob_name, "size": grant.size, "sha256": grant.sha256}
-        info["part_size"] = grant.part_size
-        info_path = staging / "info.json"
-        try:
-            current = json.loads(info_path.read_text())
-        except (FileNotFoundError, ValueError):
-            current = None
-        if current != info:
-            shutil.rmtree(staging, ignore_errors=True)
-            (staging / "parts").mkdir(parents=True)
-            _write_atomic(info_path, json.dumps(info).encode())
-        return staging
 
     def _recorded_sha256(self, name: str, st: os.stat_result) -> str | None:
         try:
@@ -438,7 +385,7 @@ class LocalStore(ArtifactStore):
         meta = {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         meta_path = self._meta_path(name)
         meta_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(meta_path, json.dumps(meta).encode())
+        write_atomic(meta_path, json.dumps(meta).encode())
         return BlobInfo(name, st.st_size, sha256, _mtime(st))
 
     @staticmethod
@@ -465,12 +412,16 @@ class WholeUpload:
         self._file: BinaryIO | None = open(self._path, "wb")
 
     def write(self, chunk: bytes) -> None:
+        self.write_chunks([chunk])
+
+    def write_chunks(self, chunks: list[bytes]) -> None:
         assert self._file is not None
-        self._written += len(chunk)
-        if self._written > (self._grant.size or 0):
-            raise InvalidInput("body", f"is longer than the signed size {self._grant.size}")
-        self._hash.update(chunk)
-        self._file.write(chunk)
+        for chunk in chunks:
+            self._written += len(chunk)
+            if self._written > (self._grant.size or 0):
+                raise InvalidInput("body", f"is longer than the signed size {self._grant.size}")
+            self._hash.update(chunk)
+            self._file.write(chunk)
 
     def finish(self) -> BlobInfo:
         assert self._file is not None and self._grant.sha256 is not None
@@ -493,18 +444,6 @@ class WholeUpload:
             self._file.close()
             self._file = None
         self._path.unlink(missing_ok=True)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _mtime(st: os.stat_result) -> datetime:

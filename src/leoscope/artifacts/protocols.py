@@ -6,8 +6,10 @@
     local     PUT ?part=i&id=                    GET ?comp=parts           POST ?comp=commit
 
 Part tokens make retries idempotent and resumes safe. Azure block ids and local part ids are
-`<index>-<first 128 bits of the part's SHA-256>`, so a staged part is reused only when it holds
-exactly the bytes we would send; S3 part ETags are the part's MD5, checked the same way. A
+`<index>-<CRC-32 of the part>-<start of the file's SHA-256>`, so a staged part is reused only
+when it came from this very file and holds the bytes we would send (CRC-32 runs at memory speed;
+a per-part SHA-256 would cost a third hashing pass). S3 part ETags are the part's MD5, checked
+the same way on resume. A
 commit names every part in order; committing an already committed blob with our checksum
 counts as success, and the blob is never overwritten with other content.
 """
@@ -19,7 +21,9 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
@@ -31,7 +35,8 @@ from .errors import BlobConflict, TransferFailed
 from .session import SignedCaller
 
 _AZURE_DEFAULT_VERSION = "2021-08-06"
-_PART_ID = re.compile(r"^(\d{6,})-[0-9a-f]{32}$")
+_BODY_CHUNK = 256 * 1024
+_PART_ID = re.compile(r"^(\d{6})-[0-9a-f]{8}-[0-9a-f]{23}$")
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,9 @@ def azure_version(sas_url: str) -> str:
     return parse_qs(urlsplit(sas_url).query).get("sv", [_AZURE_DEFAULT_VERSION])[0]
 
 
-def content_part_id(index: int, data: bytes | memoryview) -> str:
-    return f"{index:06d}-{hashlib.sha256(data).hexdigest()[:32]}"
+def content_part_id(index: int, data: bytes | memoryview, file_sha256: str) -> str:
+    """A part id naming the part's position, content and file (same length for every part)."""
+    return f"{index:06d}-{zlib.crc32(data):08x}-{file_sha256[:23]}"
 
 
 class UploadProtocol(ABC):
@@ -63,6 +69,7 @@ class UploadProtocol(ABC):
     def __init__(self, call: SignedCaller) -> None:
         self.call = call
         self.client = call.client
+        self._file_sha256 = call.session.current.sha256 or ""
 
     @abstractmethod
     def stored(self) -> StoredBlob | None:
@@ -133,15 +140,16 @@ class AzureBlocks(UploadProtocol):
         return staged
 
     def matches(self, index: int, data: bytes, token: str) -> bool:
-        return token == content_part_id(index, data)
+        return token == content_part_id(index, data, self._file_sha256)
 
     def put_part(self, index: int, data: bytes) -> str:
-        part_id = content_part_id(index, data)
+        part_id = content_part_id(index, data, self._file_sha256)
         block_id = quote(base64.b64encode(part_id.encode()).decode(), safe="")
 
         def send(s: SignedUrl) -> httpx.Response:
             url = f"{s.url}&comp=block&blockid={block_id}"
-            return self.client.put(url, content=data, headers=self._headers(s))
+            headers = {**self._headers(s), **_length(data)}
+            return self.client.put(url, content=body_chunks(data), headers=headers)
 
         self._expect(self.call(f"stage block {index}", send), f"stage block {index}", (201,))
         return part_id
@@ -202,7 +210,9 @@ class S3Multipart(UploadProtocol):
         def send(s: SignedUrl) -> httpx.Response:
             if index >= len(s.part_urls):
                 raise UploadGone()
-            return self.client.put(s.part_urls[index], content=data)
+            return self.client.put(
+                s.part_urls[index], content=body_chunks(data), headers=_length(data)
+            )
 
         r = self.call(f"upload part {index + 1}", send)
         if r.status_code == 404:
@@ -252,13 +262,14 @@ class LocalParts(UploadProtocol):
         return {int(i): part_id for i, part_id in r.json()["parts"].items()}
 
     def matches(self, index: int, data: bytes, token: str) -> bool:
-        return token == content_part_id(index, data)
+        return token == content_part_id(index, data, self._file_sha256)
 
     def put_part(self, index: int, data: bytes) -> str:
-        part_id = content_part_id(index, data)
+        part_id = content_part_id(index, data, self._file_sha256)
 
         def send(s: SignedUrl) -> httpx.Response:
-            return self.client.put(f"{s.url}&part={index}&id={part_id}", content=data)
+            url = f"{s.url}&part={index}&id={part_id}"
+            return self.client.put(url, content=body_chunks(data), headers=_length(data))
 
         self._expect(self.call(f"stage part {index}", send), f"stage part {index}", (201,))
         return part_id
@@ -291,6 +302,23 @@ def protocol_for(call: SignedCaller) -> UploadProtocol:
         return PROTOCOLS[backend](call)
     except KeyError:
         raise TransferFailed(f"unknown artifact back end {backend!r}") from None
+
+
+def body_chunks(data: bytes) -> Iterator[memoryview]:
+    """A part body as 256 KiB views (sent with an explicit Content-Length).
+
+    httpcore sends a bytes body with `buffer = buffer[sent:]`, which copies the rest of the
+    buffer after every partial send: against a slow receiver that is quadratic in the part size
+    (measured: 8 MiB parts to the local endpoint at 35 MiB/s instead of 160) and holds the GIL,
+    starving the other upload threads. Small pieces keep each copy small; views avoid one more.
+    """
+    view = memoryview(data)
+    for start in range(0, len(view), _BODY_CHUNK):
+        yield view[start : start + _BODY_CHUNK]
+
+
+def _length(data: bytes) -> dict[str, str]:
+    return {"Content-Length": str(len(data))}
 
 
 def _error_code(response: httpx.Response) -> str:
