@@ -65,29 +65,32 @@ def unchanged(st: os.stat_result, fd: int) -> bool:
 class BackgroundHasher:
     """A SHA-256 fed on another thread, so hashing overlaps receiving and writing the bytes.
 
-    hashlib releases the GIL on large updates, so the hash of a download costs almost no wall
-    time. Updates are batched (1 MiB) to keep the hand-over cheap; `hexdigest` waits for the
-    hashing thread to catch up. Call `close` to stop the thread when the hash is abandoned.
+    hashlib releases the GIL on large updates, so the hash of a download costs little wall
+    time. Chunks are handed over in lists of about 1 MiB (references, not copies); `hexdigest`
+    waits for the hashing thread to catch up. Call `close` to stop the thread when abandoned.
     """
 
     _BATCH = 1024 * 1024
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
-        self._batch = bytearray()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._batch: list[bytes] = []
+        self._batched = 0
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=16)
         self._thread = threading.Thread(target=self._run, name="artifact-sha256", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (data := self._queue.get()) is not None:
-            self._hash.update(data)
+        while (chunks := self._queue.get()) is not None:
+            for chunk in chunks:
+                self._hash.update(chunk)
 
     def update(self, data: bytes) -> None:
-        self._batch += data
-        if len(self._batch) >= self._BATCH:
-            self._queue.put(bytes(self._batch))
-            self._batch.clear()
+        self._batch.append(data)
+        self._batched += len(data)
+        if self._batched >= self._BATCH:
+            self._queue.put(self._batch)
+            self._batch, self._batched = [], 0
 
     def hexdigest(self) -> str:
         self.close()
@@ -96,7 +99,7 @@ class BackgroundHasher:
     def close(self) -> None:
         if self._thread.is_alive():
             if self._batch:
-                self._queue.put(bytes(self._batch))
-                self._batch.clear()
+                self._queue.put(self._batch)
+                self._batch, self._batched = [], 0
             self._queue.put(None)
             self._thread.join()

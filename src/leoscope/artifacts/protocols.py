@@ -5,13 +5,14 @@
     s3        PUT part_urls[i] (UploadPart)      GET list_parts_url        POST complete_url
     local     PUT ?part=i&id=                    GET ?comp=parts           POST ?comp=commit
 
-Part tokens make retries idempotent and resumes safe. Azure block ids and local part ids are
-`<index>-<CRC-32 of the part>-<start of the file's SHA-256>`, so a staged part is reused only
-when it came from this very file and holds the bytes we would send (CRC-32 runs at memory speed;
-a per-part SHA-256 would cost a third hashing pass). S3 part ETags are the part's MD5, checked
-the same way on resume. A
-commit names every part in order; committing an already committed blob with our checksum
-counts as success, and the blob is never overwritten with other content.
+Part tokens make retries idempotent and resumes safe. Azure block ids are
+`<index>-<CRC-32 of the part>-<start of the file's SHA-256>`, so a staged block is reused only
+when it came from this very file and holds the bytes we would send (Azure never checks the whole
+blob, so the id must; CRC-32 runs at memory speed, where a per-part SHA-256 would be a third
+hashing pass). S3 part ETags are the part's MD5, checked the same way on resume. Local part ids
+are `<index>-<start of the file's SHA-256>`: that store recomputes the SHA-256 at commit. A
+commit names every part in order; committing an already committed blob with our checksum counts
+as success, and the blob is never overwritten with other content.
 """
 
 from __future__ import annotations
@@ -261,11 +262,16 @@ class LocalParts(UploadProtocol):
         self._expect(r, "list parts", (200,))
         return {int(i): part_id for i, part_id in r.json()["parts"].items()}
 
+    def _part_id(self, index: int) -> str:
+        # No content hash needed here: the store keeps staged parts only for this signed
+        # checksum and recomputes it at commit, dropping the staging if the bytes are wrong.
+        return f"{index:06d}-{self._file_sha256[:32]}"
+
     def matches(self, index: int, data: bytes, token: str) -> bool:
-        return token == content_part_id(index, data, self._file_sha256)
+        return token == self._part_id(index)
 
     def put_part(self, index: int, data: bytes) -> str:
-        part_id = content_part_id(index, data, self._file_sha256)
+        part_id = self._part_id(index)
 
         def send(s: SignedUrl) -> httpx.Response:
             url = f"{s.url}&part={index}&id={part_id}"
