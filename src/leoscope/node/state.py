@@ -159,6 +159,11 @@ class LocalState:
         rows = self._conn.execute("SELECT * FROM jobs ORDER BY jobid").fetchall()
         return [_job_from_row(row) for row in rows]
 
+    def job_index(self) -> dict[str, tuple[str, str]]:
+        """jobid -> (fingerprint, role): what sync compares a listing with, cheaply."""
+        rows = self._conn.execute("SELECT jobid, fingerprint, role FROM jobs").fetchall()
+        return {jobid: (fp, role) for jobid, fp, role in rows}
+
     def job(self, jobid: str) -> StoredJob | None:
         row = self._conn.execute("SELECT * FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
         return _job_from_row(row) if row else None
@@ -179,6 +184,8 @@ class LocalState:
         are not this node's to have missed).
         """
         current = self.job(summary.id)
+        if current is not None and current.fingerprint == fingerprint and current.role == role:
+            return "same"  # the common case on every sync: no write at all
         with self._tx() as conn:
             if current is None:
                 now = self._now()
@@ -196,8 +203,6 @@ class LocalState:
                     ),
                 )
                 return "new"
-            if current.fingerprint == fingerprint and current.role == role:
-                return "same"
             conn.execute(
                 "UPDATE jobs SET summary = ?, fingerprint = ?, role = ?, learned_at = ?,"
                 " floor = MAX(floor, ?) WHERE jobid = ?",

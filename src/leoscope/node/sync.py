@@ -111,6 +111,7 @@ class Syncer:
         self.first_sync = asyncio.Event()
         self._trigger = asyncio.Event()
         self._forced: set[str] = set()
+        self._details_missing = True
         self._ignored: dict[str, str] = {}
 
     def request_sync(self, jobid: str = "") -> None:
@@ -161,10 +162,15 @@ class Syncer:
     async def _apply_jobs(self, listed: list[pb.job]) -> None:
         now = self.clock.time()
         floor_from_now = math.ceil(now - self.grace_secs) - 1
-        known = {job.jobid: job for job in self.state.jobs()}
+        known = self.state.job_index()
         seen: set[str] = set()
         changed = False
         for message in listed:
+            role = "client" if message.nodeid == self.state.node_id else "server"
+            listed_fp = fingerprint(message)
+            if known.get(message.id) == (listed_fp, role):
+                seen.add(message.id)  # unchanged (and validated when it was stored)
+                continue
             try:
                 check_listed_job(message)
             except InvalidInput as exc:
@@ -173,20 +179,18 @@ class Syncer:
                     self._ignored[message.id] = str(exc)
                 continue
             seen.add(message.id)
-            role = "client" if message.nodeid == self.state.node_id else "server"
-            is_one_shot = message.type == JobType.ATQ
             result = self.state.put_job(
                 message,
-                fingerprint(message),
+                listed_fp,
                 role,
-                floor_if_new=0 if is_one_shot else floor_from_now,
+                floor_if_new=0 if message.type == JobType.ATQ else floor_from_now,
                 floor_at_least=floor_from_now,
             )
-            if result != "same":
-                log.info("job=%s %s (role %s)", message.id, result, role)
-                changed = True
-        for jobid, stored in known.items():
-            if jobid in seen:
+            log.info("job=%s %s (role %s)", message.id, result, role)
+            changed = self._details_missing = True
+        for jobid in set(known) - seen:
+            stored = self.state.job(jobid)
+            if stored is None:
                 continue
             changed = True
             self.state.remove_job(jobid)
@@ -198,13 +202,14 @@ class Syncer:
                 await self.on_job_deleted(jobid)
         if changed:
             self.on_jobs_changed()
-        if await self._fetch_details():
+        if (self._details_missing or self._forced) and await self._fetch_details():
             self.on_jobs_changed()
 
     async def _fetch_details(self) -> bool:
         forced, self._forced = self._forced, set()
         wanted = [j for j in self.state.jobs() if not j.detail_is_current or j.jobid in forced]
         if not wanted:
+            self._details_missing = False
             return False
         limit = asyncio.Semaphore(DETAIL_FETCH_CONCURRENCY)
 
@@ -223,6 +228,7 @@ class Syncer:
             return True
 
         results = await asyncio.gather(*(fetch(j.jobid, j.fingerprint) for j in wanted))
+        self._details_missing = not all(results)
         return any(results)
 
     async def _sync_tasks_and_flags(self) -> None:
