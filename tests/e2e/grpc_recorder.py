@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,8 @@ class RecordingProxy:
         self.upstream = upstream
         self.unimplemented = frozenset(unimplemented)
         self.updates: list[Update] = []
+        self.calls: Counter[str] = Counter()
+        """Acknowledged calls per RPC name."""
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -95,6 +98,8 @@ class RecordingProxy:
                 context.set_trailing_metadata(exc.trailing_metadata() or ())
                 await context.abort(exc.code(), exc.details() or "")
             context.set_trailing_metadata(await outcome.trailing_metadata() or ())
+            with self._lock:
+                self.calls[method.rsplit("/", 1)[1]] += 1
             if method.endswith("/update_run"):
                 self._record(request, response)
             return response
