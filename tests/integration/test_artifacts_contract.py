@@ -258,10 +258,41 @@ def test_delete_and_retention_sweep(artifact_store: ArtifactStore, tmp_path: Pat
     with pytest.raises(NotFound):
         artifact_store.stat(keep)
 
+    # An upload that was started and abandoned (one part staged, never committed). The sweep
+    # removes it from S3 and the local store; Azure drops uncommitted blocks itself (7 days).
+    sweepable = artifact_store.backend in ("s3", "local")
+    sha256, size = file_digest(source)
+    abandoned = artifact_store.sign_upload(unique_blob("gone"), size=size, sha256=sha256)
+    assert _stage_first_part(abandoned, source) in (200, 201)
+    if sweepable:
+        assert _abandoned_uploads(artifact_store) == 1
+
     # Nothing is older than a day yet; seen from two days ahead, everything is.
     assert artifact_store.delete_older_than(1) == 0
+    if sweepable:
+        assert _abandoned_uploads(artifact_store) == 1
     assert artifact_store.delete_older_than(1, now=utcnow() + timedelta(days=2)) == 1
     assert list(artifact_store.list()) == []
+    if sweepable:
+        assert _abandoned_uploads(artifact_store) == 0
+
+
+def _stage_first_part(signed: SignedUrl, source: Path) -> int:
+    body = source.read_bytes()[: signed.part_size]
+    if signed.backend == "s3":
+        return httpx.put(signed.part_urls[0], content=body).status_code
+    if signed.backend == "azure":
+        url = f"{signed.url}&comp=block&blockid=MDAwMDAw"  # base64 of "000000"
+        return httpx.put(url, content=body, headers={"x-ms-version": "2021-08-06"}).status_code
+    return httpx.put(f"{signed.url}&part=0&id=p0", content=body).status_code
+
+
+def _abandoned_uploads(store: ArtifactStore) -> int:
+    if store.backend == "s3":
+        client, bucket = store._client, store.bucket  # type: ignore[attr-defined]
+        return len(client.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+    staging = store.root / ".leoscope" / "staging"  # type: ignore[attr-defined]
+    return len(list(staging.iterdir()))
 
 
 def _head_status(url: str) -> int:

@@ -36,7 +36,7 @@ from .session import (
 log = logging.getLogger(__name__)
 
 MAX_DOWNLOAD_FETCHES = 3
-_READ_CHUNK = 1024 * 1024
+_READ_CHUNK = 4 * 1024 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
@@ -220,7 +220,7 @@ class _Fetcher:
             self.discard()
             return
         with open(self.part, "rb") as f:
-            while chunk := f.read(4 * _READ_CHUNK):
+            while chunk := f.read(_READ_CHUNK):
                 self._hasher.update(chunk)
                 self._offset += len(chunk)
 

@@ -4,7 +4,7 @@ It gives the local store the same shape as Azure and S3: clients hold only signe
 URL that is expired, tampered with, or made for another blob gets 403. Requests (on top of the
 signed query that `LocalStore` issues):
 
-    HEAD  <blob>                       size, SHA-256 (x-leoscope-sha256) and ETag; 404 if absent
+    HEAD  <blob>                       size and SHA-256 (x-leoscope-sha256); 404 if absent
     GET   <blob>                       the blob (download URL only); Range requests supported
     GET   <blob>&comp=parts            {"parts": {"<index>": "<id>", ...}} staged for this upload
     PUT   <blob>&part=<i>&id=<id>      stage part i (exactly its length); 201
@@ -14,6 +14,10 @@ signed query that `LocalStore` issues):
 Errors are JSON `{"error": code, "message": text}` with codes `expired` and `forbidden` (403),
 `not-found` (404), `missing-parts` (409, plus "missing"), `conflict` (409), `checksum` (422) and
 `invalid` (400). Disk work runs in threads so the orchestrator's event loop keeps serving.
+
+Mount it with `root_app.add_subapp("/artifacts", create_app(store))` and give the store the
+matching public base URL, or let `start_endpoint` serve it on a port of its own. Keep aiohttp's
+access log off for these routes (as `start_endpoint` does): it would record the signatures.
 """
 
 from __future__ import annotations

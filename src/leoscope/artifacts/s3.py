@@ -200,8 +200,10 @@ class S3Store(ArtifactStore):
                     raise
 
     def _discard_stale_uploads(self, cutoff: datetime) -> None:
-        for upload in self._uploads(prefix=""):
-            if to_utc(upload["Initiated"]) < cutoff:
+        """Abort multipart uploads with no activity since `cutoff`: neither started nor given
+        a part since. (A node may resume an old upload; its recent parts keep it alive.)"""
+        for upload in list(self._uploads(prefix="")):
+            if to_utc(upload["Initiated"]) < cutoff and self._last_activity(upload) < cutoff:
                 self._abort(upload["Key"], upload["UploadId"])
 
     def close(self) -> None:
@@ -230,6 +232,19 @@ class S3Store(ArtifactStore):
             )
         log.info("artifact multipart upload started blob=%s", key)
         return created["UploadId"]
+
+    def _last_activity(self, upload: dict[str, Any]) -> datetime:
+        last = to_utc(upload["Initiated"])
+        with self._translate():
+            try:
+                parts = self._client.list_parts(
+                    Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                ).get("Parts", [])
+            except ClientError as exc:
+                if _code(exc) != "NoSuchUpload":
+                    raise
+                parts = []
+        return max([last, *(to_utc(part["LastModified"]) for part in parts)])
 
     def _uploads(self, prefix: str) -> Iterator[dict[str, Any]]:
         paginator = self._client.get_paginator("list_multipart_uploads")
