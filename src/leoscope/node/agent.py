@@ -12,8 +12,9 @@ data directory waits until the orchestrator confirms the node, so a wrong token 
 unregistered node ends the agent with `AgentStartupError`; a data directory that has been
 confirmed before starts from its local schedule at once and checks in the background, so a
 node rebooting while its link is down still runs its experiments); then the outbox, the
-executor, reconcile (adopt containers, resume runs), the timer, and sync (polling and, with
-our orchestrator, the watch stream).
+executor, reconcile (adopt containers, resume runs), sync (polling and, with our
+orchestrator, the watch stream), and, once the first sync has succeeded or failed (at most
+FIRST_SYNC_WAIT_SECS), the timer.
 
 Every part registers its own cleanup on one AsyncExitStack, so stopping unwinds in reverse:
 sync and timer stop, the executor lets go of its runs (containers keep running and are adopted
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 VERIFIED_KEY = "verified_node"
 FINAL_FLUSH_SECS = 2.0
+FIRST_SYNC_WAIT_SECS = 3.0
 TASK_STOP_SECS = 10.0
 VERIFY_RETRY = RetryPolicy(first_wait_secs=0.5, max_wait_secs=15.0, give_up_after_secs=None)
 
@@ -202,7 +204,6 @@ class Agent:
 
         timer = Timer(state, self.clock, executor.launch, grace_secs=s.missed_grace)
         self.timer = timer
-        self._spawn(stack, timer.run(), "timer")
 
         public_ip = None
         if s.public_ip_url:
@@ -224,6 +225,13 @@ class Agent:
         self._spawn(stack, syncer.run_polling(), "sync")
         if s.watch:
             self._spawn(stack, syncer.run_watch(), "watch", fatal=False)
+        # One sync first (bounded): a job deleted while the agent was down should not fire
+        # from the stale local copy. Unreachable orchestrator: the sync fails fast, and the
+        # timer runs from the local schedule.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FIRST_SYNC_WAIT_SECS):
+                await syncer.first_attempt.wait()
+        self._spawn(stack, timer.run(), "timer")
 
     async def _verify(self, *, wait: bool) -> None:
         """Confirm the node and its token with the orchestrator; retry while it is unreachable."""

@@ -109,6 +109,8 @@ class Syncer:
         self.watch_state = "off"  # off | connecting | open | unsupported
         self.syncs = 0
         self.first_sync = asyncio.Event()
+        self.first_attempt = asyncio.Event()
+        """Set once the first sync has succeeded or failed (the agent starts its timer then)."""
         self._trigger = asyncio.Event()
         self._forced: set[str] = set()
         self._details_missing = True
@@ -124,7 +126,10 @@ class Syncer:
     async def run_polling(self) -> None:
         while True:
             self._trigger.clear()
-            await self.sync_once()
+            try:
+                await self.sync_once()
+            finally:
+                self.first_attempt.set()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.interval):
                     await self._trigger.wait()
