@@ -47,6 +47,16 @@ def orchestrator(
         envvar="LEOSCOPE_INSECURE",
         help="Allow serving without TLS on a non-loopback address.",
     ),
+    artifacts_listen: str | None = typer.Option(
+        None,
+        envvar="LEOSCOPE_ARTIFACTS_LISTEN",
+        help="HOST:PORT of the local artifact store's HTTP endpoint (default: the gRPC host, any port).",
+    ),
+    artifacts_public_url: str | None = typer.Option(
+        None,
+        envvar="LEOSCOPE_ARTIFACTS_PUBLIC_URL",
+        help="Base URL at which nodes reach that endpoint, e.g. https://orch.example.org/artifacts.",
+    ),
     metrics_listen: str | None = typer.Option(
         None, envvar="LEOSCOPE_METRICS_LISTEN", help="Serve Prometheus metrics on HOST:PORT."
     ),
@@ -74,6 +84,8 @@ def orchestrator(
         jwt_secret=jwt_secret,
         insecure=insecure,
         metrics_listen=metrics_listen,
+        artifacts_listen=artifacts_listen,
+        artifacts_public_url=artifacts_public_url,
     )
     try:
         server = OrchestratorServer(settings)

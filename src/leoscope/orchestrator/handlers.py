@@ -12,10 +12,12 @@ from typing import Any
 
 from leoscope.api import convert
 from leoscope.api import leotest_pb2 as pb
+from leoscope.artifacts import signed_url_response, upload_request_from_pb
 from leoscope.core.errors import InvalidInput
 from leoscope.core.model import TaskStatus, TaskType
 from leoscope.core.timeutil import from_epoch, iso_z, job_date, ref_time
 
+from .ops import artifacts as artifact_ops
 from .ops import config as config_ops
 from .ops import jobs as job_ops
 from .ops import nodes as node_ops
@@ -223,6 +225,14 @@ class Handlers:
             limit=_opt(req, "limit"),
         )
         return pb.message_get_runs_response(runs=[convert.run_to_pb(r) for r in runs])
+
+    # ------------------------------------------------------------------ artifacts
+    def get_upload_url(self, ctx: Ctx, req: pb.message_get_upload_url) -> Any:
+        signed = artifact_ops.upload_url(ctx, upload_request_from_pb(req))
+        return signed_url_response(signed)
+
+    def get_download_url(self, ctx: Ctx, req: pb.message_get_download_url) -> Any:
+        return signed_url_response(artifact_ops.download_url(ctx, req.runid))
 
     # ------------------------------------------------------------------ nodes
     def register_node(self, ctx: Ctx, req: pb.message_register_node) -> Any:

@@ -17,16 +17,18 @@ from prometheus_client import start_http_server
 
 from leoscope.api import leotest_pb2 as pb
 from leoscope.api import leotest_pb2_grpc as pb_grpc
+from leoscope.artifacts.http import start_endpoint
 from leoscope.core.timeutil import utcnow
 
 from .admission import Admission
+from .artifact_service import ArtifactService
 from .auth import check_jwt_secret, hash_token
 from .cache import ReadCache
 from .events import EventHub, PostgresEventHub
 from .liveness import LivenessRecorder
 from .ops.context import Services
 from .service import OrchestratorServicer
-from .store import Store, normalize_url, redact
+from .store import Store, config_doc, normalize_url, redact
 from .store import tasks as task_store
 from .store import users as user_store
 
@@ -56,6 +58,10 @@ class ServerSettings:
     watch_ping_secs: float = 30.0
     metrics_listen: str | None = None
     """HOST:PORT for the Prometheus metrics endpoint (off when None)."""
+    artifacts_listen: str | None = None
+    """HOST:PORT of the local artifact store's HTTP endpoint (default: the gRPC host, any port)."""
+    artifacts_public_url: str | None = None
+    """Base URL nodes reach that endpoint at, when it differs (a proxy, a public name)."""
 
 
 def _is_loopback(listen: str) -> bool:
@@ -105,6 +111,8 @@ class OrchestratorServer:
         self.hub: EventHub | None = None
         self.liveness: LivenessRecorder | None = None
         self._metrics_server: Any = None
+        self._endpoint: Any = None
+        self.artifacts: ArtifactService | None = None
 
     async def start(self) -> int:
         s = self.settings
@@ -116,6 +124,8 @@ class OrchestratorServer:
         self.hub = EventHub() if self.store.is_sqlite else PostgresEventHub(url)
         self.hub.bind(asyncio.get_running_loop())
         self.liveness = LivenessRecorder(self.store)
+        self.artifacts = ArtifactService(s.data_dir)
+        await self._start_artifact_endpoint()
         cache = ReadCache()
         self.hub.listeners.append(cache.on_events)
         services = Services(
@@ -124,6 +134,7 @@ class OrchestratorServer:
             admission=Admission(),
             liveness=self.liveness,
             cache=cache,
+            artifacts=self.artifacts,
         )
         self._servicer = OrchestratorServicer(
             services, jwt_secret=s.jwt_secret, workers=s.workers, ping_interval=s.watch_ping_secs
@@ -167,6 +178,27 @@ class OrchestratorServer:
         log.info("orchestrator ready on port %d", self.port)
         return self.port
 
+    async def _start_artifact_endpoint(self) -> None:
+        """Serve the local artifact store over HTTP with signed URLs (the embedded default)."""
+        s = self.settings
+        assert self.artifacts is not None
+        listen = s.artifacts_listen or f"{s.listen.rsplit(':', 1)[0]}:0"
+        host, _, port = listen.rpartition(":")
+        host = host.strip("[]") or "127.0.0.1"
+        self._endpoint = await start_endpoint(self.artifacts.local, host=host, port=int(port))
+        if s.artifacts_public_url:
+            self.artifacts.set_local_base_url(s.artifacts_public_url)
+        elif host in ("0.0.0.0", "::"):
+            log.warning(
+                "the local artifact endpoint listens on all interfaces; give "
+                "--artifacts-public-url so that nodes get URLs they can reach"
+            )
+        log.info(
+            "local artifact store %s served at %s",
+            self.artifacts.local_root,
+            self.artifacts.local.base_url,
+        )
+
     def _bootstrap_admin(self) -> None:
         assert self.store is not None
         with self.store.write() as conn:
@@ -178,12 +210,24 @@ class OrchestratorServer:
         while True:
             await asyncio.sleep(MAINTENANCE_INTERVAL_SECS)
             try:
-                with self.store.write() as conn:
-                    swept = task_store.sweep(conn, utcnow())
-                if swept:
-                    log.info("swept %d expired tasks", swept)
+                await asyncio.to_thread(self._housekeeping)
             except Exception:
                 log.exception("maintenance failed")
+
+    def _housekeeping(self) -> None:
+        assert self.store is not None and self.artifacts is not None
+        with self.store.write() as conn:
+            swept = task_store.sweep(conn, utcnow())
+        if swept:
+            log.info("swept %d expired tasks", swept)
+        with self.store.read() as conn:
+            document = config_doc.load(conn) or {}
+            store, _ = self.artifacts.current(conn)
+        days = document.get("datastore", {}).get("store", {}).get("retentionDays")
+        if days:
+            removed = store.delete_older_than(float(days))
+            if removed:
+                log.info("retention: removed %d archives older than %s days", removed, days)
 
     async def stop(self, grace: float = 5.0) -> None:
         if self._maintenance:
@@ -196,6 +240,10 @@ class OrchestratorServer:
             await asyncio.to_thread(self._servicer.close)
         if self.liveness is not None:
             await asyncio.to_thread(self.liveness.close)
+        if self._endpoint is not None:
+            await self._endpoint.close()
+        if self.artifacts is not None:
+            await asyncio.to_thread(self.artifacts.close)
         if self.hub is not None:
             self.hub.close()
         if self.store is not None:

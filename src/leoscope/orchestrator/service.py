@@ -127,6 +127,8 @@ FAILURES: dict[str, Callable[[LeoscopeError], Any]] = {
     "update_task": _state_failure(pb.message_update_task_response),
     "kernel_access": _state_failure(pb.message_kernel_access_response),
     "report_heartbeat": lambda exc: pb.message_heartbeat_response(received=False),
+    "get_upload_url": _state_failure(pb.message_signed_url_response),
+    "get_download_url": _state_failure(pb.message_signed_url_response),
     "find_free_slot": lambda exc: _with_details(
         pb.message_find_free_slot_response(state=pb.FAILED, message=str(exc)), exc
     ),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from leoscope.core.errors import InvalidInput, PermissionDenied
-from leoscope.core.model import Run
+from leoscope.core.model import Run, RunStatus
 from leoscope.core.timeutil import parse_time
 from leoscope.core.validation import check_id, check_text
 
 from ..store import jobs as job_store
 from ..store import runs as run_store
+from . import artifacts as artifact_ops
 from .context import Ctx
 
 MAX_STATUS_LEN = 64
@@ -27,6 +28,8 @@ def update_run(ctx: Ctx, run: Run) -> str:
         raise InvalidInput("run.status", "is empty")
     check_text("run.status", run.status, MAX_STATUS_LEN)
     check_text("run.status_message", run.status_message.replace("\n", " "), MAX_MESSAGE_LEN)
+    if run.status == RunStatus.COMPLETE and ctx.services.artifacts is not None:
+        artifact_ops.verify_archive(ctx, run)  # outside the transaction: it may talk to a store
     with ctx.write() as conn:
         job = job_store.get(conn, run.jobid)
         if job is not None:
