@@ -56,10 +56,9 @@ async def test_one_shot_run_completes_on_time_with_its_archive(
     assert local.started_at is not None and local.started_at >= local.slot
 
     # The archive: one top-level folder <runid>/, the executor's files and the experiment's.
-    assert (
-        run.blob_name
-        == f"jobs/{node.id}/oneshot/{slot.year}/{slot.month}/{slot.day}/{run.runid}.zip"
-    )
+    layout = f"jobs/{node.id}/oneshot/{slot.year}/{slot.month}/{slot.day}/{run.runid}.zip"
+    assert run.blob_url == (agent.settings.artifact_root / layout).resolve().as_uri()
+    assert run.blob_name is None, "the archive is not in the orchestrator's own store"
     assert run.archive_size and run.archive_sha256 and len(run.archive_sha256) == 64
     with archive_of(run.blob_url) as zf:
         names = zf.namelist()
@@ -281,10 +280,11 @@ async def test_slot_passed_during_downtime_is_missed(
 ) -> None:
     runner = make_agent(missed_grace=1.0)
     agent = await runner.start()
-    slot = next_second(1.5)
+    slot = next_second(3.0)
     schedule_at(admin, "downtime", node, slot, experiment_config(writer_image), 2)
-    await wait_until(lambda: agent.state.job("downtime") is not None, 3, "job synced")
+    await wait_until(lambda: agent.state.job("downtime") is not None, 2.5, "job synced")
     await runner.stop()
+    assert time.time() < epoch(slot), "the agent stopped before the slot"
     await asyncio.sleep(max(0.0, epoch(slot) + 1.5 - time.time()))
     agent = await runner.start()
     run = await wait_for_run(admin, "downtime", ("MISSED", "COMPLETE", "FAILED"), within=10)

@@ -29,7 +29,7 @@ def check_results(tmp_path: Path, stdout: str, kinds: set[str]) -> None:
     assert "The run completed." in stdout
     statuses = re.findall(r"\+\s*[\d.]+s\s+(\w+)", stdout)
     assert statuses == ["DEPLOYING", "EXECUTING", "FINISHING", "FINISHING", "COMPLETE"]
-    (archive,) = (tmp_path / "artifacts").rglob("*.zip")
+    (archive,) = (tmp_path / "orchestrator" / "artifacts").rglob("*.zip")
     with zipfile.ZipFile(archive) as zf:
         csv_name = next(n for n in zf.namelist() if n.endswith("/latency.csv"))
         rows = zf.read(csv_name).decode().splitlines()
@@ -59,6 +59,6 @@ def test_up_falls_back_to_the_process_runtime(tmp_path: Path) -> None:
 
 
 def _csv(tmp_path: Path) -> str:
-    (archive,) = (tmp_path / "artifacts").rglob("*.zip")
+    (archive,) = (tmp_path / "orchestrator" / "artifacts").rglob("*.zip")
     with zipfile.ZipFile(archive) as zf:
         return zf.read(next(n for n in zf.namelist() if n.endswith("/latency.csv"))).decode()

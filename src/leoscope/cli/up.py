@@ -118,7 +118,8 @@ async def _demo(console: Console, scratch: Path, runtime_choice: str, keep: bool
             runtime=kind,
             executor_config=executor_config,
             public_ip_url=None,
-            artifact_dir=scratch / "artifacts",
+            # The orchestrator's embedded store: it can then serve the archive for download.
+            artifact_dir=scratch / "orchestrator" / "artifacts",
         )
         agent = Agent(settings)
         agent_task = asyncio.create_task(agent.run())

@@ -6,8 +6,11 @@ The archive is stored under the reference's blob layout (artifacts/layout.py):
 
 in `artifacts.local.LocalStore` (the embedded default store), which records the SHA-256 with
 the blob and refuses to overwrite it with other content; storing the same archive again (a
-retry after a crash) is a no-op. `blob_url` is the blob's `file://` URL. Point `root` at an
-orchestrator's local store directory and the orchestrator can serve the archive for download.
+retry after a crash) is a no-op. The run reports `blob_url` (the blob's `file://` URL) and the
+archive's SHA-256 and size, but no `blob_name`: that field names a blob in the orchestrator's
+own store, which checks it before accepting COMPLETE. When `root` is the directory of an
+orchestrator's embedded local store on the same host (as `leoscope up` arranges), the archive
+sits exactly where that orchestrator looks for it (`<artifactPath>` "jobs"), so it can serve it.
 
 Remote stores and resumable uploads (issue 6) replace this object behind the
 `ArchiveDelivery` seam (see seams.py); the local archive is removed only after a delivery
@@ -51,7 +54,7 @@ class LocalStoreDelivery:
         await asyncio.to_thread(self._put, name, archive)
         url = self.store.blob_path(name).resolve().as_uri()
         log.info("run=%s archive stored blob=%s size=%d", run.runid, name, archive.size)
-        return Delivered(blob_url=url, blob_name=name, sha256=archive.sha256, size=archive.size)
+        return Delivered(blob_url=url, blob_name=None, sha256=archive.sha256, size=archive.size)
 
     def _put(self, name: str, archive: Archive) -> None:
         grant = Grant("w", name, 0, archive.size, archive.sha256, None)

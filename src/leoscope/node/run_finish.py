@@ -121,10 +121,11 @@ class FinishPhases(RunMachine):
         if delivered is not None:
             changes.update(
                 blob_url=delivered.blob_url,
-                blob_name=delivered.blob_name,
                 archive_sha256=delivered.sha256,
                 archive_size=delivered.size,
             )
+            if delivered.blob_name:
+                changes["blob_name"] = delivered.blob_name
         ctx.log.info("run finished: %s %s", status, message)
         final = self._report(runid, status, message, **changes)
         if delivered is not None:

@@ -62,8 +62,11 @@ class StartPhases(RunMachine):
             if isinstance(decision, Proceed):
                 self._set(runid, phase=RunPhase.DEPLOYING)
                 return
+            values = {"trigger_values": decision.trigger_values} if decision.trigger_values else {}
             if isinstance(decision, Skip):
-                self._report(runid, decision.status, decision.message, phase=RunPhase.DONE)
+                self._report(
+                    runid, decision.status, decision.message, phase=RunPhase.DONE, **values
+                )
                 await self._after_final(ctx)
                 return
             remaining = ctx.record.deadline - self.clock.time()
@@ -73,8 +76,10 @@ class StartPhases(RunMachine):
                 await self._after_final(ctx)
                 return
             if last_wait != (decision.status, decision.message):
-                self._report(runid, decision.status, decision.message)
+                self._report(runid, decision.status, decision.message, **values)
                 last_wait = (decision.status, decision.message)
+            elif values and values["trigger_values"] != ctx.record.trigger_values:
+                self._set(runid, **values)  # sent with the next report
             delay = max(0.0, min(decision.retry_after_secs, remaining))
             await self._unless_aborted(runid, asyncio.sleep(delay))
 

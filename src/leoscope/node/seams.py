@@ -16,9 +16,9 @@ The run state machine (executor.py) never needs editing to add a policy. Three s
    The executor bounds waiting by the run's slot: once `slot + length_secs` passes while a gate
    still says wait, the run ends SKIPPED ("<gate> kept the run waiting until its slot ended").
    Intended users: trigger gating with `trigger_wait_secs` (issue 7: WaitAndRetry while the
-   trigger is false and the wait budget lasts, then Skip SKIPPED with the trigger values in
-   `run.report(..., trigger_values=...)`), the scavenger start gate (issue 8: Skip TERMINATED
-   for overhead cron runs, or reschedule and Skip RESCHEDULED).
+   trigger is false and the wait budget lasts, then Skip SKIPPED; both decisions carry the
+   `trigger_values` run field), the scavenger start gate (issue 8: Skip TERMINATED for
+   overhead cron runs, or reschedule and Skip RESCHEDULED).
 
 2. **Run hooks** (`RunHook`), an ordered list; every method has a no-op default:
 
@@ -35,8 +35,8 @@ The run state machine (executor.py) never needs editing to add a policy. Three s
 
 3. **Archive delivery** (`ArchiveDelivery`), one object: `deliver(run, archive)` puts the zip
    somewhere and returns `Delivered(blob_url, blob_name, sha256, size)`; the executor then
-   reports the final status with those fields. The default (delivery.py) puts it into the
-   local-directory artifact store. Resumable uploads (issue 6) replace it: raise
+   removes the container and reports the final status with those fields. The default
+   (delivery.py) puts it into a local-directory artifact store on the node. Resumable uploads (issue 6) replace it: raise
    `DeliveryPending(message)` to take the archive over; the executor reports UPLOAD_PENDING
    and parks the run in phase UPLOAD_PENDING (it stays in the state, survives restarts), and
    the uploader later calls `Executor.complete_delivery(runid, delivered)` (or
@@ -79,19 +79,22 @@ class Proceed:
 
 @dataclass(frozen=True)
 class Skip:
-    """Do not run; report `status` (a final status) with `message`."""
+    """Do not run; report `status` (a final status) with `message` (and `trigger_values`)."""
 
     status: str
     message: str
+    trigger_values: str | None = None
 
 
 @dataclass(frozen=True)
 class WaitAndRetry:
-    """Not yet: report `status` with `message` (once per change), retry in `retry_after_secs`."""
+    """Not yet: report `status` with `message` once per change of message (with
+    `trigger_values`, the run field), and consult the gates again in `retry_after_secs`."""
 
     retry_after_secs: float
     message: str
     status: str = RunStatus.WAITING
+    trigger_values: str | None = None
 
 
 GateDecision = Proceed | Skip | WaitAndRetry
@@ -192,10 +195,15 @@ class Archive:
 
 @dataclass(frozen=True)
 class Delivered:
-    """Where an archive ended up: reported as blob_url, blob_name, archive_sha256/_size."""
+    """Where an archive ended up: reported as blob_url, blob_name, archive_sha256/_size.
+
+    `blob_name` is the archive's name in the ORCHESTRATOR's artifact store, or None when the
+    archive is stored elsewhere (e.g. a directory on the node): an orchestrator that has a
+    store checks a reported name, size and checksum before it accepts COMPLETE.
+    """
 
     blob_url: str
-    blob_name: str
+    blob_name: str | None
     sha256: str
     size: int
 
