@@ -137,7 +137,10 @@ class Syncer:
     async def sync_once(self) -> bool:
         """One full sync. True when the orchestrator answered."""
         try:
-            await self.link.heartbeat()
+            try:
+                await self.link.heartbeat()
+            except Refused as exc:  # liveness only: never let it keep the jobs from syncing
+                log.debug("heartbeat refused: %s", exc)
             listed = await self.link.jobs()
         except (LinkDown, CredentialsRejected, Refused) as exc:
             self._unreachable(exc)
