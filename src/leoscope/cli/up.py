@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -248,4 +249,9 @@ async def _keep_running(console: Console, scratch: Path, address: str, admin_tok
         f"  source {env_file}\n  leoscope run list\n"
         "Press Ctrl-C to stop."
     )
-    await asyncio.Event().wait()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    console.print("Stopping the testbed.")
