@@ -89,9 +89,9 @@ async def test_cron_run_fires_on_its_minute(
     admin: Client, node: Node, make_agent, writer_image: str, leftover_containers
 ) -> None:
     """Cron has minute resolution: the agent's wall clock is shifted so the next minute
-    boundary is ~2.5 s away (the orchestrator keeps the real clock)."""
+    boundary is ~4 s away (the orchestrator keeps the real clock)."""
     now = time.time()
-    shift = (math.floor(now / 60) + 1) * 60 - 2.5 - now
+    shift = (math.floor(now / 60) + 1) * 60 - 4.0 - now
     if shift < 0:
         shift += 60
     clock = ShiftedClock(shift)
