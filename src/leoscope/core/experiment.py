@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -138,6 +138,15 @@ class RegistryAuth(_Open):
 
 class ExecutorDocker(_Open):
     execute: ExecutorDockerExecute = Field(default_factory=ExecutorDockerExecute)
+    pull_policy: Literal["always", "if-not-present", "never"] = "always"
+    """`always` pulls before every run (the reference's behaviour); `if-not-present` suits
+    locally built or digest-pinned images and offline nodes."""
+
+    @field_validator("pull_policy", mode="before")
+    @classmethod
+    def _lower(cls, v: object) -> object:
+        return v.lower() if isinstance(v, str) else v
+
     auth: RegistryAuth | None = None
 
 
@@ -158,4 +167,4 @@ def parse_executor_config(text: str) -> ExecutorConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput("executor-config", f"{where}: {err['msg']}") from None
+        raise InvalidInput(where or "executor-config", err["msg"]) from None

@@ -18,7 +18,9 @@ from .experiment import parse_experiment_config
 from .model import Job, JobParams, JobType
 from .timeutil import parse_time
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
+# Letters, digits, '.', '_', '@', '-'; not starting with '.' (so never "." or ".." as a path
+# segment on a node) nor '-' (never read as an option by a reference node's command line).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_@][A-Za-z0-9._@-]{0,127}$")
 PARAM_PATTERN = re.compile(r"^[A-Za-z0-9._@:/=+,-]{0,128}$")
 MAX_LENGTH_SECS = 31 * 24 * 3600
 ATQ_START_GRACE = timedelta(seconds=60)
@@ -31,8 +33,8 @@ def check_id(field: str, value: str) -> str:
     if not ID_PATTERN.match(value):
         raise InvalidInput(
             field,
-            f"{value!r} may only contain letters, digits, '.', '_', '@' and '-' "
-            "(at most 128 characters)",
+            f"{value!r} may only contain letters, digits, '.', '_', '@' and '-', must not start "
+            "with '.' or '-', and is at most 128 characters long",
         )
     return value
 

@@ -86,14 +86,7 @@ def execution_policy(config: ExecutorConfig) -> ExecutionPolicy:
     """Read the executor config; raises InvalidInput naming a bad key."""
     docker = config.docker
     execute = docker.execute
-    raw_policy = (docker.model_extra or {}).get("pull_policy", PullPolicy.ALWAYS.value)
-    try:
-        pull_policy = PullPolicy(str(raw_policy).lower())
-    except ValueError:
-        raise InvalidInput(
-            "docker.pull_policy",
-            f"{raw_policy!r} is not one of always, if-not-present, never",
-        ) from None
+    pull_policy = PullPolicy(docker.pull_policy)
     if execute.cpus <= 0:
         raise InvalidInput("docker.execute.cpus", "must be greater than 0")
     auth = None
