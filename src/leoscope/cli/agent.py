@@ -1,4 +1,5 @@
-"""`leoscope agent`: run the node agent on a measurement node.
+"""`leoscope agent`: run the node agent on a measurement node; `leoscope agent scavenger`
+switches the running agent's scavenger mode over its local control socket.
 
 Only typer is imported at module level; the agent (grpc, docker, numpy, ...) is imported when
 the command runs, so other commands stay fast.
@@ -20,6 +21,7 @@ def _h(text: str, env: str) -> str:
 
 
 def agent(
+    ctx: typer.Context,
     orchestrator: str | None = typer.Option(
         None, "--orchestrator", help=_h("Orchestrator address HOST:PORT.", "ORCHESTRATOR")
     ),
@@ -101,6 +103,8 @@ def agent(
 
         LEOSCOPE_NODE_TOKEN=... leoscope agent --orchestrator orch.example:50051 --node-id n1 --data-dir /var/lib/leoscope
     """
+    if ctx.invoked_subcommand is not None:
+        return  # `leoscope agent scavenger ...` talks to a running agent instead
     from leoscope.core.errors import InvalidInput
     from leoscope.node.agent import Agent, AgentStartupError
     from leoscope.node.settings import resolve_settings
@@ -144,3 +148,145 @@ def agent(
     except AgentStartupError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+# ---------------------------------------------------------------------------- the command group
+
+app = typer.Typer(rich_markup_mode="rich")
+app.callback(invoke_without_command=True)(agent)
+scavenger_app = typer.Typer(
+    help=(
+        "Scavenger mode of the agent running on this node, over its local control socket "
+        "(as the agent's user). While on, overhead experiments are stopped and not started.\n\n"
+        "Example:\n\n    sudo leoscope agent scavenger on --data-dir /var/lib/leoscope"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(scavenger_app, name="scavenger")
+
+_DATA_DIR_HELP = _h("The running agent's data directory.", "AGENT_DATA_DIR")
+_SOCKET_HELP = _h("The agent's control socket (<data-dir>/control.sock).", "AGENT_CONTROL_SOCKET")
+_CONFIG_HELP = _h("Agent config file (TOML) naming data_dir.", "AGENT_CONFIG")
+
+
+def _control_request(
+    payload: dict[str, object],
+    data_dir: Path | None,
+    control_socket: Path | None,
+    config: Path | None,
+) -> dict[str, object]:
+    from leoscope.core.errors import InvalidInput
+    from leoscope.node.control import ControlError, request
+    from leoscope.node.settings import CONFIG_ENV, read_config_file
+
+    try:
+        path = control_socket or _env_path("LEOSCOPE_AGENT_CONTROL_SOCKET")
+        directory = data_dir or _env_path("LEOSCOPE_AGENT_DATA_DIR")
+        config = config or _env_path(CONFIG_ENV)
+        if path is None and directory is None and config is not None:
+            from_file = read_config_file(config)
+            if from_file.get("control_socket"):
+                path = Path(str(from_file["control_socket"])).expanduser()
+            elif from_file.get("data_dir"):
+                directory = Path(str(from_file["data_dir"])).expanduser()
+    except InvalidInput as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if path is None:
+        if directory is None:
+            typer.echo(
+                "error: data_dir is required (--data-dir DIR or --control-socket PATH)", err=True
+            )
+            raise typer.Exit(2)
+        path = directory / "control.sock"
+    try:
+        return request(path, payload)
+    except ControlError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _env_path(name: str) -> Path | None:
+    import os
+
+    value = os.environ.get(name, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def _switch(
+    active: bool, data_dir: Path | None, control_socket: Path | None, config: Path | None
+) -> None:
+    reply = _control_request(
+        {"command": "scavenger", "active": active}, data_dir, control_socket, config
+    )
+    state = "on" if reply.get("scavenger_mode_active") else "off"
+    stopping = reply.get("stopping") or []
+    typer.echo(f"scavenger mode {state}" + ("" if reply.get("changed") else " (unchanged)"))
+    if isinstance(stopping, list) and stopping:
+        typer.echo(f"stopping {len(stopping)} overhead run(s): {', '.join(map(str, stopping))}")
+    if reply.get("reported"):
+        typer.echo("reported to the orchestrator")
+    else:
+        typer.echo("not yet acknowledged by the orchestrator; the agent keeps retrying")
+
+
+@scavenger_app.command("on")
+def scavenger_on(
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
+    control_socket: Path | None = typer.Option(None, "--control-socket", help=_SOCKET_HELP),
+    config: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
+) -> None:
+    """Take the link back: stop overhead runs now and start none until `off`.
+
+    Example:
+
+        sudo leoscope agent scavenger on --data-dir /var/lib/leoscope
+    """
+    _switch(True, data_dir, control_socket, config)
+
+
+@scavenger_app.command("off")
+def scavenger_off(
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
+    control_socket: Path | None = typer.Option(None, "--control-socket", help=_SOCKET_HELP),
+    config: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
+) -> None:
+    """Give the link back to experiments: overhead runs start again.
+
+    Example:
+
+        sudo leoscope agent scavenger off --data-dir /var/lib/leoscope
+    """
+    _switch(False, data_dir, control_socket, config)
+
+
+@scavenger_app.command("status")
+def scavenger_status(
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
+    control_socket: Path | None = typer.Option(None, "--control-socket", help=_SOCKET_HELP),
+    config: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the agent's answer as JSON."),
+) -> None:
+    """Show the agent's scavenger mode, where it came from, and its overhead runs.
+
+    Example:
+
+        sudo leoscope agent scavenger status --data-dir /var/lib/leoscope
+    """
+    import json
+
+    reply = _control_request({"command": "status"}, data_dir, control_socket, config)
+    reply.pop("ok", None)
+    if as_json:
+        typer.echo(json.dumps(reply, indent=2, sort_keys=True))
+        return
+    state = "on" if reply.get("scavenger_mode_active") else "off"
+    source = reply.get("source") or "never switched"
+    typer.echo(f"scavenger mode {state} ({source})")
+    if reply.get("report_pending"):
+        typer.echo("not yet acknowledged by the orchestrator; the agent keeps retrying")
+    quiet = reply.get("quiet_hours") or "none"
+    inside = " (now inside a window)" if reply.get("in_quiet_hours") else ""
+    typer.echo(f"quiet hours: {quiet}{inside}")
+    runs = reply.get("overhead_runs") or []
+    typer.echo(f"overhead runs in progress: {len(runs) if isinstance(runs, list) else runs}")

@@ -95,7 +95,8 @@ app.command("version", rich_help_panel="Account")(account.show_version)
 
 # ---------------------------------------------------------------------------- services
 # Long-running parts register here, each from its own module:
-app.command("agent", rich_help_panel="Services")(agent.agent)  # imports the agent lazily
+# `agent` runs the agent; `agent scavenger ...` talks to a running one (imports lazily)
+app.add_typer(agent.app, name="agent", rich_help_panel="Services")
 app.command("up", rich_help_panel="Services")(up.up)  # imports the testbed lazily
 app.command("orchestrator", rich_help_panel="Services")(orchestrator)
 

@@ -26,7 +26,7 @@ from leoscope.core.timeutil import to_utc
 STATE_FILE = "agent.sqlite3"
 # The orchestrator's id alphabet (core.validation.ID_PATTERN); dots-only names are refused too.
 _SEGMENT = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}(_server)?$")
 
 
 def check_segment(field: str, value: str) -> str:
@@ -40,7 +40,7 @@ def check_segment(field: str, value: str) -> str:
 
 
 def check_run_id(value: str) -> str:
-    """Run ids are uuid4 hex (32 lowercase hex digits)."""
+    """Run ids are uuid4 hex (32 lowercase hex digits); `_server` marks a paired server side."""
     if not isinstance(value, str) or not _RUN_ID.match(value):
         raise InvalidInput("runid", f"{value!r} is not a 32-digit lowercase hex run id")
     return value

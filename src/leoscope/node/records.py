@@ -29,6 +29,9 @@ from leoscope.api import leotest_pb2 as pb
 from leoscope.core.model import FINAL_STATUSES, Job
 from leoscope.core.timeutil import from_epoch
 
+SERVER_RUN_SUFFIX = "_server"
+"""Run id suffix of the server side of a paired run (wire contract §6.8)."""
+
 
 class RunPhase(StrEnum):
     PENDING = "pending"
@@ -138,6 +141,18 @@ class RunRecord:
     @property
     def slot_time(self) -> datetime:
         return from_epoch(self.slot)
+
+    @property
+    def is_server_side(self) -> bool:
+        """The server side of a paired run (`<client runid>_server`, started by a task)."""
+        return self.runid.endswith(SERVER_RUN_SUFFIX)
+
+    @property
+    def filed_nodeid(self) -> str | None:
+        """For a server-side run, the CLIENT's node id: such a run is reported and archived
+        under the client's node (wire contract §6.7), the first segment of its run directory.
+        None for this node's own runs."""
+        return self.run_relpath.split("/", 1)[0] if self.is_server_side else None
 
     def with_changes(self, **changes: object) -> RunRecord:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -33,7 +33,7 @@ from .runtime.base import (
     RuntimeErrorBase,
     StartError,
 )
-from .seams import Outcome, Proceed, RunContext, Skip, WaitAndRetry
+from .seams import EndRun, Outcome, Proceed, RunContext, Skip, WaitAndRetry
 from .spec import build_spec
 
 log = logging.getLogger("leoscope.node.executor")
@@ -135,6 +135,9 @@ class StartPhases(RunMachine):
         for hook in self.hooks:
             try:
                 spec = await hook.before_start(ctx, spec)
+            except EndRun as exc:
+                self._end_early(ctx, Outcome(exc.status, exc.message))
+                return
             except Exception as exc:
                 self._end_early(ctx, msgs.failed(f"{type(hook).__name__} failed: {exc}"))
                 return

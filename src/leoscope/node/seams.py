@@ -27,7 +27,8 @@ The run state machine (executor.py) never needs editing to add a policy. Three s
                                          for kernel settings, LEOTEST_SERVERIP for a paired
                                          client, extra labels). May `run.report(DEPLOYING, ...)`
                                          while it waits (pairing: SERVER_START and wait). An
-                                         exception fails the run with its message.
+                                         exception fails the run with its message; raise
+                                         EndRun(message, status) to choose both verbatim.
        after_exit(run, outcome)          once the container has ended (or never started), before
                                          the archive is taken: files written into `run.run_dir`
                                          here are archived (e.g. SERVER_STOP, telemetry close).
@@ -166,6 +167,17 @@ class Outcome:
     message: str
     exit: ExitInfo | None = None
     stopped_by_agent: bool = False
+
+
+class EndRun(Exception):
+    """Raised by a `before_start` hook to end the run before its container starts, reporting
+    `status` (a final status, FAILED by default) with `message` verbatim; e.g. FAILED "server
+    node did not start". Any other exception fails the run as "<Hook> failed: <error>"."""
+
+    def __init__(self, message: str, status: str = RunStatus.FAILED) -> None:
+        self.message = message
+        self.status = status
+        super().__init__(message)
 
 
 class RunHook:

@@ -28,6 +28,15 @@ Each setting is resolved in this order, first hit wins:
     watch                LEOSCOPE_AGENT_WATCH         hold watch_node open (true)
     log_level            LEOSCOPE_LOG_LEVEL           INFO
 
+Scavenger mode, paired runs (docs/scavenger.md):
+
+    control_socket       LEOSCOPE_AGENT_CONTROL_SOCKET  the local control socket
+                                                      (<data_dir>/control.sock, mode 0600)
+    scavenger_reschedule_secs  LEOSCOPE_SCAVENGER_RESCHEDULE_SECS  how far ahead a one-shot
+                                                      run stopped by scavenger mode is moved (1800)
+    server_wait_share    LEOSCOPE_SERVER_WAIT_SHARE   share of a paired run's length the client
+                                                      waits for its server (0.3)
+
 The token never appears in `repr`, logs or a child's command line or environment.
 """
 
@@ -74,10 +83,17 @@ class AgentSettings:
     keep_run_dirs: bool = False
     watch: bool = True
     log_level: str = "INFO"
+    control_socket: Path | None = None
+    scavenger_reschedule_secs: float = 1800.0
+    server_wait_share: float = 0.3
 
     @property
     def artifact_root(self) -> Path:
         return self.artifact_dir or self.data_dir / "artifacts"
+
+    @property
+    def control_socket_path(self) -> Path:
+        return self.control_socket or self.data_dir / "control.sock"
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,16 @@ def _url_or_off(key: str, value: Any) -> str | None:
     return text
 
 
+def _share(key: str, value: Any) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(key, f"{value!r} is not a number") from None
+    if not 0.01 <= share <= 0.9:
+        raise InvalidInput(key, f"must be between 0.01 and 0.9 of the run's length (got {value!r})")
+    return share
+
+
 def _optional_text(key: str, value: Any) -> str | None:
     return _text(key, value) or None
 
@@ -179,6 +205,9 @@ TABLE: tuple[_Setting, ...] = (
     _Setting("keep_run_dirs", "LEOSCOPE_KEEP_RUN_DIRS", _bool),
     _Setting("watch", "LEOSCOPE_AGENT_WATCH", _bool),
     _Setting("log_level", "LEOSCOPE_LOG_LEVEL", _level),
+    _Setting("control_socket", "LEOSCOPE_AGENT_CONTROL_SOCKET", _path),
+    _Setting("scavenger_reschedule_secs", "LEOSCOPE_SCAVENGER_RESCHEDULE_SECS", _seconds(1)),
+    _Setting("server_wait_share", "LEOSCOPE_SERVER_WAIT_SHARE", _share),
 )
 BY_KEY = {s.key: s for s in TABLE}
 CONFIG_ENV = "LEOSCOPE_AGENT_CONFIG"

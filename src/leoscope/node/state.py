@@ -319,7 +319,7 @@ class LocalState:
         run = Run(
             runid=record.runid,
             jobid=record.jobid,
-            nodeid=self.node_id,
+            nodeid=record.filed_nodeid or self.node_id,
             userid=record.userid,
             start_time=start,
             end_time=end,
