@@ -28,14 +28,24 @@ Each setting is resolved in this order, first hit wins:
     watch                LEOSCOPE_AGENT_WATCH         hold watch_node open (true)
     log_level            LEOSCOPE_LOG_LEVEL           INFO
 
-Scavenger mode, paired runs (docs/scavenger.md):
+Trigger monitors (docs/triggers.md, "Gating on the node"); a monitor left unconfigured stays off
+and its variables stay unknown:
 
-    control_socket       LEOSCOPE_AGENT_CONTROL_SOCKET  the local control socket
-                                                      (<data_dir>/control.sock, mode 0600)
-    scavenger_reschedule_secs  LEOSCOPE_SCAVENGER_RESCHEDULE_SECS  how far ahead a one-shot
-                                                      run stopped by scavenger mode is moved (1800)
-    server_wait_share    LEOSCOPE_SERVER_WAIT_SHARE   share of a paired run's length the client
-                                                      waits for its server (0.3)
+    tle_url              LEOSCOPE_TLE_URL             satellite TLEs (CelesTrak Starlink); "off"
+    tle_cache_dir        LEOSCOPE_TLE_CACHE_DIR       TLE cache (<data_dir>/tle)
+    satellite_interval   LEOSCOPE_SATELLITE_INTERVAL  seconds between satellite passes (1)
+    min_elevation        LEOSCOPE_MIN_ELEVATION       degrees for visible_satellites (the
+                                                      node's registered value, else 25)
+    weather_url          LEOSCOPE_WEATHER_URL         OpenWeatherMap base URL; "off". The key
+                                                      is the global config's weather.apikey
+    weather_interval     LEOSCOPE_WEATHER_INTERVAL    seconds between weather polls (600)
+    mqtt_broker          LEOSCOPE_MQTT_BROKER         HOST:PORT of the dish telemetry broker,
+                                                      also used for leotest/triggers/<jobid>
+                                                      ("off", the default: no dish over MQTT)
+    dish_id              LEOSCOPE_DISH_ID             the dish's MQTT id ("+": any); "off"
+    dish_grpc            LEOSCOPE_DISH_GRPC           HOST:PORT of the dish's gRPC API, polled
+                                                      with starlink-grpc-core ("off", default)
+    traffic_monitor      LEOSCOPE_TRAFFIC_MONITOR     experiment rx/tx rates (true; Docker only)
 
 The token never appears in `repr`, logs or a child's command line or environment.
 """
@@ -59,6 +69,8 @@ from .paths import check_segment
 log = logging.getLogger(__name__)
 
 DEFAULT_PUBLIC_IP_URL = "https://checkip.amazonaws.com"
+DEFAULT_TLE_URL = "https://celestrak.org/NORAD/elements/gp.php?GROUP=starlink&FORMAT=tle"
+DEFAULT_WEATHER_URL = "https://api.openweathermap.org"
 RUNTIMES = ("docker", "process")
 _OFF = ("", "off", "none", "false", "0", "no")
 
@@ -83,17 +95,24 @@ class AgentSettings:
     keep_run_dirs: bool = False
     watch: bool = True
     log_level: str = "INFO"
-    control_socket: Path | None = None
-    scavenger_reschedule_secs: float = 1800.0
-    server_wait_share: float = 0.3
+    tle_url: str | None = DEFAULT_TLE_URL
+    tle_cache_dir: Path | None = None
+    satellite_interval: float = 1.0
+    min_elevation: float | None = None
+    weather_url: str | None = DEFAULT_WEATHER_URL
+    weather_interval: float = 600.0
+    mqtt_broker: str | None = None
+    dish_id: str | None = "+"
+    dish_grpc: str | None = None
+    traffic_monitor: bool = True
 
     @property
     def artifact_root(self) -> Path:
         return self.artifact_dir or self.data_dir / "artifacts"
 
     @property
-    def control_socket_path(self) -> Path:
-        return self.control_socket or self.data_dir / "control.sock"
+    def tle_cache_root(self) -> Path:
+        return self.tle_cache_dir or self.data_dir / "tle"
 
 
 @dataclass(frozen=True)
@@ -164,14 +183,28 @@ def _url_or_off(key: str, value: Any) -> str | None:
     return text
 
 
-def _share(key: str, value: Any) -> float:
+def _address_or_off(key: str, value: Any) -> str | None:
+    text = _text(key, value)
+    return None if text.lower() in _OFF else _address(key, text)
+
+
+def _degrees(key: str, value: Any) -> float:
     try:
-        share = float(value)
+        degrees = float(value)
     except (TypeError, ValueError):
-        raise InvalidInput(key, f"{value!r} is not a number") from None
-    if not 0.01 <= share <= 0.9:
-        raise InvalidInput(key, f"must be between 0.01 and 0.9 of the run's length (got {value!r})")
-    return share
+        raise InvalidInput(key, f"{value!r} is not a number of degrees") from None
+    if not -90 <= degrees <= 90:
+        raise InvalidInput(key, f"must be between -90 and 90 degrees (got {value!r})")
+    return degrees
+
+
+def _dish_id(key: str, value: Any) -> str | None:
+    text = _text(key, value)
+    if text.lower() in _OFF:
+        return None
+    if "/" in text or "#" in text or (("+" in text) and text != "+"):
+        raise InvalidInput(key, f"{text!r} must be a dish id, '+' (any dish) or 'off'")
+    return text
 
 
 def _optional_text(key: str, value: Any) -> str | None:
@@ -205,9 +238,16 @@ TABLE: tuple[_Setting, ...] = (
     _Setting("keep_run_dirs", "LEOSCOPE_KEEP_RUN_DIRS", _bool),
     _Setting("watch", "LEOSCOPE_AGENT_WATCH", _bool),
     _Setting("log_level", "LEOSCOPE_LOG_LEVEL", _level),
-    _Setting("control_socket", "LEOSCOPE_AGENT_CONTROL_SOCKET", _path),
-    _Setting("scavenger_reschedule_secs", "LEOSCOPE_SCAVENGER_RESCHEDULE_SECS", _seconds(1)),
-    _Setting("server_wait_share", "LEOSCOPE_SERVER_WAIT_SHARE", _share),
+    _Setting("tle_url", "LEOSCOPE_TLE_URL", _url_or_off),
+    _Setting("tle_cache_dir", "LEOSCOPE_TLE_CACHE_DIR", _path),
+    _Setting("satellite_interval", "LEOSCOPE_SATELLITE_INTERVAL", _seconds(0.1)),
+    _Setting("min_elevation", "LEOSCOPE_MIN_ELEVATION", _degrees),
+    _Setting("weather_url", "LEOSCOPE_WEATHER_URL", _url_or_off),
+    _Setting("weather_interval", "LEOSCOPE_WEATHER_INTERVAL", _seconds(1)),
+    _Setting("mqtt_broker", "LEOSCOPE_MQTT_BROKER", _address_or_off),
+    _Setting("dish_id", "LEOSCOPE_DISH_ID", _dish_id),
+    _Setting("dish_grpc", "LEOSCOPE_DISH_GRPC", _address_or_off),
+    _Setting("traffic_monitor", "LEOSCOPE_TRAFFIC_MONITOR", _bool),
 )
 BY_KEY = {s.key: s for s in TABLE}
 CONFIG_ENV = "LEOSCOPE_AGENT_CONFIG"
