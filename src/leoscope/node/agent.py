@@ -36,14 +36,18 @@ from leoscope.core.experiment import ExecutorConfig, parse_executor_config
 from leoscope.retry import Backoff, RetryPolicy
 
 from .clock import SYSTEM_CLOCK, Clock
+from .control import ControlError, ControlServer
 from .delivery import LocalStoreDelivery
 from .executor import Executor
+from .kernel import HostSysctls, KernelSettingsHook
 from .link import CredentialsRejected, LinkDown, OrchestratorLink, Refused, open_channel
 from .outbox import Outbox
+from .pairing import Pairing
 from .paths import AgentPaths
 from .publicip import PublicIpReporter
 from .reconcile import reconcile
 from .runtime.base import Runtime, RuntimeErrorBase
+from .scavenger import Scavenger
 from .seams import ArchiveDelivery, Gate, RunHook
 from .sensing import NodeSensing
 from .settings import AgentSettings
@@ -134,6 +138,8 @@ class Agent:
         self.executor: Executor | None = None
         self.timer: Timer | None = None
         self.syncer: Syncer | None = None
+        self.scavenger: Scavenger | None = None
+        self.pairing: Pairing | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -184,6 +190,15 @@ class Agent:
         self._spawn(stack, outbox.run(), "outbox")
         stack.push_async_callback(self._final_flush)  # unwinds before the outbox task stops
 
+        # Scavenger mode, paired runs, kernel settings (issue 8); bound to the executor below.
+        scavenger = Scavenger(
+            state=state, link=link, clock=self.clock, reschedule_secs=s.scavenger_reschedule_secs
+        )
+        pairing = Pairing(state=state, link=link, clock=self.clock, wait_share=s.server_wait_share)
+        kernel = KernelSettingsHook(
+            link=link, executor_config=executor_config, host=HostSysctls(state)
+        )
+        self.scavenger, self.pairing = scavenger, pairing
         executor = Executor(
             state=state,
             link=link,
@@ -193,12 +208,22 @@ class Agent:
             delivery=self._delivery or LocalStoreDelivery(s.artifact_root, s.artifact_path),
             executor_config=executor_config,
             executor_config_text=executor_config_text,
-            gates=[*self.gates, self.sensing.gate],  # the trigger gate comes last
-            hooks=[*self.hooks, self.telemetry_hook],
+            gates=[scavenger.gate, *self.gates, self.sensing.gate],  # the trigger gate last
+            hooks=[
+                pairing.server_hook,
+                kernel,
+                pairing.client_hook,
+                scavenger.hook,
+                *self.hooks,
+                self.telemetry_hook,
+            ],
             keep_run_dirs=s.keep_run_dirs,
         )
         self.executor = executor
         stack.push_async_callback(executor.shutdown)
+        scavenger.bind(executor)
+        pairing.bind(executor)
+        stack.push_async_callback(pairing.close)
         await self.sensing.start(
             stack,
             state=state,
@@ -236,6 +261,16 @@ class Agent:
         )
         self.syncer = syncer
         syncer.notice_listeners.append(self.sensing.notice)
+        syncer.notice_listeners += [scavenger.notice, pairing.notice]
+        syncer.scavenger_handler = scavenger.orchestrator_flag
+        syncer.task_listeners.append(pairing.tasks_synced)
+        control = ControlServer(s.control_socket_path, scavenger.control_handlers())
+        try:
+            await control.start()
+        except ControlError as exc:
+            raise AgentStartupError(str(exc)) from None
+        stack.push_async_callback(control.close)
+        self._spawn(stack, scavenger.run(), "scavenger")
         self._spawn(stack, syncer.run_polling(), "sync")
         if s.watch:
             self._spawn(stack, syncer.run_watch(), "watch", fatal=False)

@@ -215,6 +215,62 @@ class OrchestratorLink:
         )
         return bool(response.found and response.scavenger_mode_active)
 
+    # ------------------------------------------------------------------- scavenger, pairing, kernel
+
+    async def set_scavenger_mode(self, active: bool) -> None:
+        """Tell the orchestrator this node's scavenger flag (a node may set its own)."""
+        request = pb.message_set_scavenger_status(nodeid=self.node_id, scavenger_mode_active=active)
+        response = await self._call("set_scavenger_status", request)
+        if response.state == pb.FAILED:
+            raise Refused(f"set_scavenger_status: {response.message}")
+
+    async def reschedule_nearest(
+        self, jobid: str, not_before: str, not_after: str
+    ) -> tuple[bool, str]:
+        """reschedule_job_nearest: (moved, the orchestrator's message). Times as wire strings."""
+        request = pb.message_reschedule_job(jobid=jobid, starttime=not_before, endtime=not_after)
+        response = await self._call("reschedule_job_nearest", request)
+        return bool(response.rescheduled), response.message
+
+    async def schedule_task(self, task: pb._task) -> None:
+        response = await self._call("schedule_task", pb.message_schedule_task(task=task))
+        if response.state == pb.FAILED:
+            raise Refused(f"schedule_task: {response.message}")
+
+    async def task(self, taskid: str) -> pb._task | None:
+        """One task by id (None once it expired or if it never existed)."""
+        response = await self._call("get_tasks", pb.message_get_tasks(taskid=taskid))
+        for task in response.tasks:
+            if task.taskid == taskid:
+                return task
+        return None
+
+    async def update_task(self, taskid: str, status: int) -> None:
+        request = pb.message_update_task(taskid=taskid, status=status)  # type: ignore[arg-type]
+        response = await self._call("update_task", request)
+        if response.state == pb.FAILED:
+            raise Refused(f"update_task: {response.message}")
+
+    async def run(self, runid: str) -> pb.run_instance | None:
+        """One run as the orchestrator has it (None if unknown or not visible to this node)."""
+        response = await self._call("get_runs", pb.message_get_runs(runid=runid, limit=1))
+        for run in response.runs:
+            if run.runid == runid:
+                return run
+        return None
+
+    async def node(self, nodeid: str) -> pb._node | None:
+        response = await self._call("get_nodes", pb.message_get_nodes(nodeid=nodeid))
+        for node in response.nodes:
+            if node.nodeid == nodeid:
+                return node
+        return None
+
+    async def kernel_access(self, userid: str) -> tuple[bool, str]:
+        """kernel_access: (granted, the orchestrator's message)."""
+        response = await self._call("kernel_access", pb.message_kernel_access(userid=userid))
+        return response.state != pb.FAILED, response.message
+
     # ------------------------------------------------------------------- runs
 
     async def update_run(self, run: pb.run_instance) -> None:

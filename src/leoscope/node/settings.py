@@ -47,6 +47,15 @@ and its variables stay unknown:
                                                       with starlink-grpc-core ("off", default)
     traffic_monitor      LEOSCOPE_TRAFFIC_MONITOR     experiment rx/tx rates (true; Docker only)
 
+Scavenger mode, paired runs (docs/scavenger.md):
+
+    control_socket       LEOSCOPE_AGENT_CONTROL_SOCKET  the local control socket
+                                                      (<data_dir>/control.sock, mode 0600)
+    scavenger_reschedule_secs  LEOSCOPE_SCAVENGER_RESCHEDULE_SECS  how far ahead a one-shot
+                                                      run stopped by scavenger mode is moved (1800)
+    server_wait_share    LEOSCOPE_SERVER_WAIT_SHARE   share of a paired run's length the client
+                                                      waits for its server (0.3)
+
 The token never appears in `repr`, logs or a child's command line or environment.
 """
 
@@ -105,6 +114,9 @@ class AgentSettings:
     dish_id: str | None = "+"
     dish_grpc: str | None = None
     traffic_monitor: bool = True
+    control_socket: Path | None = None
+    scavenger_reschedule_secs: float = 1800.0
+    server_wait_share: float = 0.3
 
     @property
     def artifact_root(self) -> Path:
@@ -113,6 +125,10 @@ class AgentSettings:
     @property
     def tle_cache_root(self) -> Path:
         return self.tle_cache_dir or self.data_dir / "tle"
+
+    @property
+    def control_socket_path(self) -> Path:
+        return self.control_socket or self.data_dir / "control.sock"
 
 
 @dataclass(frozen=True)
@@ -183,6 +199,16 @@ def _url_or_off(key: str, value: Any) -> str | None:
     return text
 
 
+def _share(key: str, value: Any) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(key, f"{value!r} is not a number") from None
+    if not 0.01 <= share <= 0.9:
+        raise InvalidInput(key, f"must be between 0.01 and 0.9 of the run's length (got {value!r})")
+    return share
+
+
 def _address_or_off(key: str, value: Any) -> str | None:
     text = _text(key, value)
     return None if text.lower() in _OFF else _address(key, text)
@@ -238,6 +264,9 @@ TABLE: tuple[_Setting, ...] = (
     _Setting("keep_run_dirs", "LEOSCOPE_KEEP_RUN_DIRS", _bool),
     _Setting("watch", "LEOSCOPE_AGENT_WATCH", _bool),
     _Setting("log_level", "LEOSCOPE_LOG_LEVEL", _level),
+    _Setting("control_socket", "LEOSCOPE_AGENT_CONTROL_SOCKET", _path),
+    _Setting("scavenger_reschedule_secs", "LEOSCOPE_SCAVENGER_RESCHEDULE_SECS", _seconds(1)),
+    _Setting("server_wait_share", "LEOSCOPE_SERVER_WAIT_SHARE", _share),
     _Setting("tle_url", "LEOSCOPE_TLE_URL", _url_or_off),
     _Setting("tle_cache_dir", "LEOSCOPE_TLE_CACHE_DIR", _path),
     _Setting("satellite_interval", "LEOSCOPE_SATELLITE_INTERVAL", _seconds(0.1)),

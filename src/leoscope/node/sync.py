@@ -117,6 +117,11 @@ class Syncer:
         self._ignored: dict[str, str] = {}
         self.notice_listeners: list[Callable[[str], None]] = []
         """Called with the kind of every watch notice ("node", "hello", ...) before it syncs."""
+        self.scavenger_handler: Callable[[bool], None] | None = None
+        """Decides what the orchestrator's scavenger flag means (scavenger.py); None: store it."""
+        self.task_listeners: list[Callable[[list[pb._task]], None]] = []
+        """Called with the node's tasks after every sync that fetched them (pairing.py)."""
+        self._scavenger_notices = 0
 
     def request_sync(self, jobid: str = "") -> None:
         if jobid:
@@ -243,17 +248,26 @@ class Syncer:
 
     async def _sync_tasks_and_flags(self) -> None:
         try:
-            self.state.replace_tasks(await self.link.tasks())
+            tasks = await self.link.tasks()
         except LinkError as exc:
             log.debug("tasks not synced: %s", exc)
+        else:
+            self.state.replace_tasks(tasks)
+            for listener in self.task_listeners:
+                listener(tasks)
+        notices = self._scavenger_notices
         try:
             active = await self.link.scavenger_mode()
         except LinkError as exc:
             log.debug("scavenger flag not synced: %s", exc)
             return
-        self._set_scavenger(active)
+        if notices == self._scavenger_notices:  # else a notice that arrived meanwhile is newer
+            self._set_scavenger(active)
 
     def _set_scavenger(self, active: bool) -> None:
+        if self.scavenger_handler is not None:
+            self.scavenger_handler(active)
+            return
         if self.state.get_value(SCAVENGER_KEY, False) != active:
             self.state.set_value(SCAVENGER_KEY, active)
             log.info("scavenger mode %s", "ACTIVE" if active else "off")
@@ -279,6 +293,7 @@ class Syncer:
                         backoff = Backoff(WATCH_RETRY)
                         self.request_sync()
                     elif event.kind == "scavenger":
+                        self._scavenger_notices += 1
                         self._set_scavenger(event.scavenger_mode_active)
                         self.request_sync()
                     elif event.kind != "ping":
