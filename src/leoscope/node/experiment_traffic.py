@@ -8,6 +8,7 @@ current. When a run starts, sampling resumes from a fresh baseline.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from .monitors.base import Clock, SampleCallback
@@ -24,7 +25,7 @@ class ExperimentTrafficMonitor(TrafficMonitor):
         list_containers: ContainerLister,
         busy: Callable[[], bool],
         interval_secs: float = 1.0,
-        clock: Clock,
+        clock: Clock = time.time,
     ) -> None:
         super().__init__(
             on_sample, list_containers=list_containers, interval_secs=interval_secs, clock=clock

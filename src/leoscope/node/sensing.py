@@ -344,7 +344,11 @@ class NodeSensing:
             await self._start_site_monitors()
         while True:
             self._refresh.clear()
-            reached = await self.refresh()
+            try:
+                reached = await self.refresh()
+            except Exception:  # a bug here must not stop the refreshes (or the agent)
+                log.exception("node record / global config refresh failed")
+                reached = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(CONFIG_REFRESH_SECS if reached else RETRY_SECS):
                     await self._refresh.wait()
