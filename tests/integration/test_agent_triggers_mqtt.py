@@ -62,9 +62,7 @@ async def send(dish_id: str, fields: dict[str, str]) -> None:
 
 
 @pytest.fixture
-async def sensing_for(
-    tmp_path: Path, state: LocalState
-) -> AsyncIterator[Callable[..., Any]]:
+async def sensing_for(tmp_path: Path, state: LocalState) -> AsyncIterator[Callable[..., Any]]:
     async with AsyncExitStack() as stack:
         closed = closed_port_url().removeprefix("http://")
         link = OrchestratorLink(open_channel(closed, insecure=True), NODE, "token")
