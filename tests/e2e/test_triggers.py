@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from paho.mqtt import publish
 
-from leoscope.client import Client
+from leoscope.client import Client, Run
 from leoscope.core.variables import UNKNOWN
 from leoscope.node.agent import Agent
 from tests.fakes.http import LocalHttpServer
@@ -87,9 +87,14 @@ def schedule(
     )
 
 
-def archive_files(blob_url: str) -> dict[str, bytes]:
-    path = Path(blob_url.removeprefix("file://"))
-    with zipfile.ZipFile(path) as zf:
+def archive_files(admin: Client, run: Run) -> dict[str, bytes]:
+    """The run's archive members by name: through the orchestrator's download URL when the SDK
+    has one (uploaded archives), else from the node's local store (`file://` URL)."""
+    if run.blob_url.startswith("file://"):
+        archive = zipfile.ZipFile(Path(run.blob_url.removeprefix("file://")))
+    else:
+        archive = admin.open_archive(run.runid)  # type: ignore[attr-defined]
+    with archive as zf:
         return {n.split("/", 1)[1]: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
 
 
@@ -128,7 +133,7 @@ async def test_a_holding_trigger_runs_with_its_values_and_telemetry_in_the_archi
     assert float(shown["satellite_elevation"]) > 40
     assert shown["pop_ping_latency_ms"] == "31"
 
-    files = archive_files(run.blob_url)
+    files = archive_files(admin, run)
     assert files["result.txt"] == b"result-42\n", "the experiment itself ran"
     dish_rows = csv_rows(files["grpc.csv"])
     assert dish_rows and dish_rows[0]["pop_ping_latency_ms"] == "31.0"
