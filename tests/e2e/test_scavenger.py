@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 import zipfile
 from datetime import timedelta
@@ -265,3 +266,36 @@ async def test_the_control_socket_is_private_and_refuses_bad_requests(
     with pytest.raises(control.ControlError, match="no agent is running"):
         await asyncio.to_thread(control.request, path.with_name("x.sock"), {"command": "status"})
     assert not agent.scavenger.active
+
+
+async def leoscope(*args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "leoscope",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_the_documented_commands_switch_the_running_agent(
+    admin: Client, node: Node, make_agent
+) -> None:
+    """docs/scavenger.md: `leoscope agent scavenger on|status|off --data-dir DIR`."""
+    agent = await make_agent(runtime="process").start()
+    data_dir = str(agent.settings.data_dir)
+    code, out, err = await leoscope("agent", "scavenger", "on", "--data-dir", data_dir)
+    assert code == 0, err
+    assert "scavenger mode on" in out and "reported to the orchestrator" in out
+    assert agent.scavenger.active and admin.get_scavenger(node.id)
+    code, out, err = await leoscope("agent", "scavenger", "status", "--data-dir", data_dir)
+    assert code == 0, err
+    assert out.splitlines()[0] == f"scavenger mode on ({SOURCE_LOCAL})"
+    code, out, err = await leoscope("agent", "scavenger", "off", "--data-dir", data_dir)
+    assert code == 0 and "scavenger mode off" in out, err
+    assert not agent.scavenger.active
+    code, out, err = await leoscope("agent", "scavenger", "status", "--data-dir", "/nonexistent")
+    assert code == 1 and "no agent is running" in err

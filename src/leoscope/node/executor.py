@@ -179,7 +179,7 @@ class Executor(StartPhases, FinishPhases):
         return RunContext(
             runid=runid,
             job=record.job,
-            node_id=record.filed_nodeid or self.state.node_id,
+            node_id=self.state.node_id,
             slot=from_epoch(record.slot),
             deadline=from_epoch(record.deadline),
             run_dir=run_dir,

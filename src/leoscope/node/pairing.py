@@ -49,7 +49,7 @@ import yaml
 from leoscope.api import leotest_pb2 as pb
 from leoscope.core.errors import InvalidInput
 from leoscope.core.model import RunStatus, TaskStatus, TaskType
-from leoscope.core.timeutil import from_epoch, parse_time, to_epoch
+from leoscope.core.timeutil import from_epoch, parse_time, to_utc
 
 from .clock import Clock
 from .link import LinkDown, LinkError, OrchestratorLink
@@ -306,7 +306,7 @@ class Pairing:
         if client is not None:
             client_node = client.nodeid or client_node
             with contextlib.suppress(InvalidInput):
-                start = float(to_epoch(parse_time(client.start_time, "start_time")))
+                start = to_utc(parse_time(client.start_time, "start_time")).timestamp()
         else:
             log.info(
                 "task %s: client run %s not visible yet; using the job's", task.taskid, task.runid
