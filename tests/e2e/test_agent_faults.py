@@ -10,7 +10,6 @@ import asyncio
 import secrets
 import time
 import uuid
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,10 +32,18 @@ from .conftest import (
     wait_for_run,
 )
 from .grpc_recorder import RecordingProxy
+from .uploads import run_archive
 
 pytestmark = [pytest.mark.docker]
 
-FULL_SEQUENCE = ["DEPLOYING", "EXECUTING", "FINISHING", "FINISHING", "COMPLETE"]
+FULL_SEQUENCE = [
+    "DEPLOYING",
+    "EXECUTING",
+    "FINISHING",
+    "FINISHING",
+    "UPLOAD_PENDING",  # the archive goes to the orchestrator's store (node/upload.py)
+    "COMPLETE",
+]
 
 
 @pytest.fixture
@@ -86,20 +93,20 @@ async def test_runs_while_the_orchestrator_is_down_and_reports_everything_after(
         orch.terminate()  # down before the run starts
 
         await wait_until(
-            lambda: any(r.status == "COMPLETE" for r in agent.state.runs("offline")),
+            lambda: any(r.status == "UPLOAD_PENDING" for r in agent.state.runs("offline")),
             15,
-            "the run completes locally with the orchestrator down",
+            "the run finishes locally with the orchestrator down, its archive waiting",
         )
         (local,) = agent.state.runs("offline")
         assert proxy.statuses(local.runid) == []
-        assert agent.state.outbox_size() == len(FULL_SEQUENCE)
+        assert agent.state.outbox_size() == len(FULL_SEQUENCE) - 1  # COMPLETE needs the upload
 
         orch.start()  # same port, same data
         run = await wait_for_run(admin, "offline", ("COMPLETE",), within=20)
         await wait_until(lambda: agent.state.outbox_size() == 0, 10, "outbox drained")
         assert run.runid == local.runid
         assert run.seq == len(FULL_SEQUENCE)
-        assert run.blob_url == local.blob_url
+        assert run.blob_url == agent.state.get_run(local.runid).blob_url
         assert len(admin.list_runs(job="offline")) == 1
         assert_delivered_once_in_order(proxy, local.runid)
         admin.close()
@@ -158,7 +165,7 @@ async def test_agent_killed_mid_run_adopts_and_finishes_its_container(
         assert finished < slot.timestamp() + 7 + 8, "the remaining budget was enforced"
         assert len(admin.list_runs(job="crashy")) == 1
         assert_delivered_once_in_order(proxy, run.runid)
-        with zipfile.ZipFile(Path(run.blob_url.removeprefix("file://"))) as zf:
+        with run_archive(admin, run) as zf:
             assert zf.read(f"{run.runid}/started.txt") == b"up\n"
             assert b"started" in zf.read(f"{run.runid}/container.stdout")
         await asyncio.to_thread(agent.terminate)

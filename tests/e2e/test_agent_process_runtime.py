@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-import zipfile
 from pathlib import Path
 
 import yaml
@@ -13,6 +12,7 @@ import yaml
 from leoscope.client import Client
 
 from .conftest import Node, next_second, schedule_at, wait_for_run
+from .uploads import run_archive
 
 SCRIPT = """
 import json, os, pathlib, sys
@@ -39,7 +39,7 @@ async def test_process_runtime_runs_the_command_without_a_shell(
     run = await wait_for_run(admin, "proc", ("COMPLETE", "FAILED"))
     assert run.status == "COMPLETE", run.status_message
     assert not marker.exists()
-    with zipfile.ZipFile(Path(run.blob_url.removeprefix("file://"))) as zf:
+    with run_archive(admin, run) as zf:
         seen = json.loads(zf.read(f"{run.runid}/seen.json"))
         assert b"process experiment ran" in zf.read(f"{run.runid}/container.stdout")
         names = {n.split("/", 1)[1] for n in zf.namelist()}

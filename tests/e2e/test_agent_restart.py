@@ -4,9 +4,7 @@ containers left alone, out-of-memory runs, and the public IP reported only when 
 from __future__ import annotations
 
 import asyncio
-import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -19,6 +17,7 @@ from tests.images import docker_client, ensure_image_with_cmd
 
 from .conftest import LABEL_NODE, Node, experiment_config, next_second, schedule_at, wait_for_run
 from .grpc_recorder import RecordingProxy
+from .uploads import run_archive
 
 pytestmark = [pytest.mark.docker]
 
@@ -86,7 +85,7 @@ async def test_a_run_whose_container_vanished_fails_but_keeps_its_files(
     run = await wait_for_run(admin, "vanish", ("COMPLETE", "FAILED"))
     assert run.status == "FAILED"
     assert run.status_message == "agent restarted: the container was gone"
-    with zipfile.ZipFile(Path(run.blob_url.removeprefix("file://"))) as zf:
+    with run_archive(admin, run) as zf:
         assert zf.read(f"{run.runid}/started.txt") == b"up\n"
 
 

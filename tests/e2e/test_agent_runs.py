@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from leoscope.client import Client
+from leoscope.client import Client, Run
 from leoscope.core.timeutil import from_epoch, utcnow
 from leoscope.node.clock import ShiftedClock
 from leoscope.node.records import RunPhase
@@ -20,6 +20,7 @@ from tests.fakes.waits import wait_until
 from tests.images import docker_client
 
 from .conftest import Node, epoch, experiment_config, next_second, schedule_at, wait_for_run
+from .uploads import run_archive
 
 pytestmark = [pytest.mark.docker]
 
@@ -34,9 +35,8 @@ EXPECTED_FILES = {
 }
 
 
-def archive_of(blob_url: str) -> zipfile.ZipFile:
-    assert blob_url.startswith("file://"), blob_url
-    return zipfile.ZipFile(Path(blob_url.removeprefix("file://")))
+def archive_of(admin: Client, run: Run) -> zipfile.ZipFile:
+    return run_archive(admin, run)  # through the orchestrator's signed download URL
 
 
 async def test_one_shot_run_completes_on_time_with_its_archive(
@@ -57,10 +57,10 @@ async def test_one_shot_run_completes_on_time_with_its_archive(
 
     # The archive: one top-level folder <runid>/, the executor's files and the experiment's.
     layout = f"jobs/{node.id}/oneshot/{slot.year}/{slot.month}/{slot.day}/{run.runid}.zip"
-    assert run.blob_url == (agent.settings.artifact_root / layout).resolve().as_uri()
-    assert run.blob_name is None, "the archive is not in the orchestrator's own store"
+    assert run.blob_name == layout, "uploaded to the orchestrator's store, reference layout"
+    assert run.blob_url.endswith(layout)
     assert run.archive_size and run.archive_sha256 and len(run.archive_sha256) == 64
-    with archive_of(run.blob_url) as zf:
+    with archive_of(admin, run) as zf:
         names = zf.namelist()
         assert all(n.startswith(f"{run.runid}/") for n in names)
         files = {n.split("/", 1)[1] for n in names if not n.endswith("/")}
@@ -113,7 +113,7 @@ async def test_cron_run_fires_on_its_minute(
     (local,) = runs
     assert local.slot % 60 == 0
     assert 0 <= local.start_time - local.slot < 1.0
-    with archive_of(run.blob_url) as zf:
+    with archive_of(admin, run) as zf:
         assert zf.read(f"{run.runid}/result.txt") == b"result-42\n"
 
 
@@ -125,7 +125,7 @@ async def test_exit_code_3_fails_and_keeps_its_output(
     run = await wait_for_run(admin, "fails", ("COMPLETE", "FAILED"))
     assert run.status == "FAILED"
     assert "exit code 3" in run.status_message
-    with archive_of(run.blob_url) as zf:
+    with archive_of(admin, run) as zf:
         assert b"failing" in zf.read(f"{run.runid}/container.stderr")
 
 
@@ -139,7 +139,7 @@ async def test_missing_image_fails_with_the_pull_error(
     assert run.status == "FAILED"
     assert run.status_message.startswith("pull failed: ")
     assert "127.0.0.1:1" in run.status_message  # Docker's own words name the registry
-    with archive_of(run.blob_url) as zf:  # the configs and the executor's log are kept
+    with archive_of(admin, run) as zf:  # the configs and the executor's log are kept
         assert f"{run.runid}/executor.stdout" in zf.namelist()
 
 
@@ -195,7 +195,7 @@ async def test_job_deleted_mid_run_is_aborted(
     assert run.status == "ABORTED"
     assert run.status_message == "job deleted"
     assert time.monotonic() - started < 10, "the container must be stopped, not left to run"
-    with archive_of(run.blob_url) as zf:  # partial results are kept
+    with archive_of(admin, run) as zf:  # partial results are kept
         assert zf.read(f"{run.runid}/started.txt") == b"up\n"
     (local,) = agent.state.runs("delme")
     assert local.phase is RunPhase.DONE
@@ -245,7 +245,7 @@ async def test_shell_metacharacters_in_the_config_are_inert(
     assert set(local.container_name) <= set(
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
     )
-    with archive_of(run.blob_url) as zf:  # the config reaches the experiment verbatim
+    with archive_of(admin, run) as zf:  # the config reaches the experiment verbatim
         assert zf.read(f"{run.runid}/experiment-config.yaml").decode() == config
 
 

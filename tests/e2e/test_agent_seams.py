@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-import zipfile
 from dataclasses import replace
-from pathlib import Path
 
 import yaml
 
@@ -31,6 +29,7 @@ from leoscope.node.seams import (
 from tests.fakes.waits import wait_until
 
 from .conftest import Node, next_second, schedule_at, wait_for_run
+from .uploads import run_archive
 
 SCRIPT = (
     "import json, os, pathlib; out = pathlib.Path(os.environ['LEOSCOPE_ARTIFACTS']); "
@@ -117,12 +116,13 @@ async def test_gates_wait_then_proceed_and_hooks_shape_the_run(
         "EXECUTING",
         "FINISHING",
         "FINISHING",
+        "UPLOAD_PENDING",  # the default delivery uploads to the orchestrator's store
         "COMPLETE",
     ]
     assert seen[0].trigger_values == "rtt=81"
     assert gate.calls == 3
     assert run.trigger_values == "rtt=82", "the latest values travel with the next report"
-    with zipfile.ZipFile(Path(run.blob_url.removeprefix("file://"))) as zf:
+    with run_archive(admin, run) as zf:
         env = json.loads(zf.read(f"{run.runid}/env.json"))
         assert zf.read(f"{run.runid}/hook.txt") == b"COMPLETE exit=0"
     assert env["LEOTEST_SERVERIP"] == "192.0.2.10"

@@ -28,8 +28,18 @@ def run_up(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def check_results(tmp_path: Path, stdout: str, kinds: set[str]) -> None:
     assert "The run completed." in stdout
     statuses = re.findall(r"\+\s*[\d.]+s\s+(\w+)", stdout)
-    assert statuses == ["DEPLOYING", "EXECUTING", "FINISHING", "FINISHING", "COMPLETE"]
+    assert statuses == [
+        "DEPLOYING",
+        "EXECUTING",
+        "FINISHING",
+        "FINISHING",
+        "UPLOAD_PENDING",
+        "COMPLETE",
+    ]
     (archive,) = (tmp_path / "orchestrator" / "artifacts").rglob("*.zip")
+    (downloaded,) = (tmp_path / "results").glob("*.zip")  # fetched as the researcher would
+    assert downloaded.read_bytes() == archive.read_bytes()
+    assert "verified" in stdout
     with zipfile.ZipFile(archive) as zf:
         csv_name = next(n for n in zf.namelist() if n.endswith("/latency.csv"))
         rows = zf.read(csv_name).decode().splitlines()

@@ -1,10 +1,12 @@
 """`leoscope up`: a whole testbed on this machine, running one latency experiment end to end.
 
-An embedded orchestrator (SQLite) and a node agent start in a scratch directory, a node is
-registered, and a sample latency experiment (node/demo.py) is scheduled a few seconds ahead.
-The run's statuses are printed as they happen, then the orchestrator's run table, where the
-results are, and min/avg/max of the measured latencies. Exit status 0 only if the run
-completed. With `--keep` the testbed keeps running until Ctrl-C, with credentials for the CLI
+An embedded orchestrator (SQLite) and a node agent start in a scratch directory, a node and a
+researcher are registered, and the researcher schedules a sample latency experiment
+(node/demo.py) a few seconds ahead. The run's statuses are printed as they happen; the agent
+uploads the run's archive to the orchestrator's embedded store through a signed URL. Then the
+orchestrator's run table, the researcher's download of the archive (through
+get_download_url, SHA-256 verified) and where it is, and min/avg/max of the measured
+latencies. Exit status 0 only if the run completed and its archive was downloaded. With `--keep` the testbed keeps running until Ctrl-C, with credentials for the CLI
 in `<dir>/connect.env`.
 """
 
@@ -28,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 DEMO_NODE = "demo-node"
+DEMO_USER = "demo-researcher"
 DEMO_JOB = "latency-demo"
 RUN_LENGTH_SECS = 30
 LEAD_SECS = 3
@@ -88,6 +91,7 @@ async def _demo(console: Console, scratch: Path, runtime_choice: str, keep: bool
     address = f"127.0.0.1:{port}"
     console.print(f"  orchestrator  {address} (SQLite in {scratch / 'orchestrator'})")
     admin = AsyncClient(address, "admin", admin_token, insecure=True)
+    researcher: AsyncClient | None = None
     target = await demo.LatencyTarget().start()
     agent: Agent | None = None
     agent_task: asyncio.Task[None] | None = None
@@ -95,6 +99,8 @@ async def _demo(console: Console, scratch: Path, runtime_choice: str, keep: bool
         registered = await admin.register_node(
             DEMO_NODE, coords="47.61,-122.33", location="demo", description="leoscope up"
         )
+        user = await admin.register_user(DEMO_USER, name="Demo Researcher", team="demo")
+        researcher = AsyncClient(address, DEMO_USER, user.token, insecure=True)
         image, why_not = (None, "")
         if runtime_choice in ("auto", "docker"):
             image, why_not = await asyncio.to_thread(demo.ensure_image)
@@ -119,8 +125,6 @@ async def _demo(console: Console, scratch: Path, runtime_choice: str, keep: bool
             runtime=kind,
             executor_config=executor_config,
             public_ip_url=None,
-            # The orchestrator's embedded store: it can then serve the archive for download.
-            artifact_dir=scratch / "orchestrator" / "artifacts",
         )
         agent = Agent(settings)
         agent_task = asyncio.create_task(agent.run())
@@ -143,7 +147,7 @@ async def _demo(console: Console, scratch: Path, runtime_choice: str, keep: bool
         config = demo.experiment_config(
             image=image, script=script, python=sys.executable, port=target.port
         )
-        await admin.schedule_job(
+        await researcher.schedule_job(
             DEMO_JOB, DEMO_NODE, length_secs=RUN_LENGTH_SECS, config=config, at=slot, overhead=False
         )
         console.print(
@@ -158,7 +162,7 @@ async def _demo(console: Console, scratch: Path, runtime_choice: str, keep: bool
             console.print(f"[red]The run did not finish within {RUN_TIMEOUT_SECS} s.[/]")
         assert agent.outbox is not None
         await agent.outbox.flush(10.0)
-        ok = await _report(console, admin, scratch)
+        ok = await _report(console, researcher, scratch)
         console.print(f"\n(demo took {time.monotonic() - started:.1f} s)")
         if keep:
             await _keep_running(console, scratch, address, admin_token)
@@ -169,6 +173,8 @@ async def _demo(console: Console, scratch: Path, runtime_choice: str, keep: bool
             with contextlib.suppress(Exception):
                 await agent_task
         await admin.close()
+        if researcher is not None:
+            await researcher.close()
         await target.close()
         await server.stop(grace=1.0)
 
@@ -184,10 +190,10 @@ async def _until_ready(agent: object, task: asyncio.Task[None]) -> None:
         raise RuntimeError("the node agent did not start within 30 s")
 
 
-async def _report(console: Console, admin: object, scratch: Path) -> bool:
+async def _report(console: Console, researcher: object, scratch: Path) -> bool:
     from leoscope.node import demo
 
-    runs = await admin.list_runs(job=DEMO_JOB)  # type: ignore[attr-defined]
+    runs = await researcher.list_runs(job=DEMO_JOB)  # type: ignore[attr-defined]
     table = Table(title="Runs, as the orchestrator has them", title_justify="left")
     for column in ("run", "job", "status", "start (UTC)", "end (UTC)", "message"):
         table.add_column(column, no_wrap=column != "message")
@@ -205,35 +211,59 @@ async def _report(console: Console, admin: object, scratch: Path) -> bool:
     if not runs:
         return False
     run = runs[0]
-    if run.blob_url.startswith("file://"):
-        archive = Path(run.blob_url.removeprefix("file://"))
-        results = scratch / "results"
-        shutil.rmtree(results / run.runid, ignore_errors=True)
-        with zipfile.ZipFile(archive) as zf:
-            zf.extractall(results)
-        csv_path = results / run.runid / demo.RESULTS_FILE
-        console.print(f"\nArchive  {archive}")
-        console.print(f"Results  {results / run.runid}")
-        if csv_path.exists():
-            summary = demo.summarize(csv_path.read_text())
-            stats = Table(title=f"Latency ({csv_path.name})", title_justify="left")
-            for column in ("measurement", "n", "min ms", "avg ms", "max ms"):
-                stats.add_column(column, justify="right" if column != "measurement" else "left")
-            for row in summary:
-                stats.add_row(
-                    row.kind,
-                    str(row.count),
-                    f"{row.min_ms:.3f}",
-                    f"{row.avg_ms:.3f}",
-                    f"{row.max_ms:.3f}",
-                )
-            console.print()
-            console.print(stats)
-    if run.status == "COMPLETE":
+    results = await _download(console, researcher, run, scratch)
+    csv_path = results / run.runid / demo.RESULTS_FILE if results else None
+    if csv_path is not None and csv_path.exists():
+        summary = demo.summarize(csv_path.read_text())
+        stats = Table(title=f"Latency ({csv_path.name})", title_justify="left")
+        for column in ("measurement", "n", "min ms", "avg ms", "max ms"):
+            stats.add_column(column, justify="right" if column != "measurement" else "left")
+        for row in summary:
+            stats.add_row(
+                row.kind,
+                str(row.count),
+                f"{row.min_ms:.3f}",
+                f"{row.avg_ms:.3f}",
+                f"{row.max_ms:.3f}",
+            )
+        console.print()
+        console.print(stats)
+    if run.status == "COMPLETE" and results is not None:
         console.print("\n[green]The run completed.[/]")
         return True
     console.print(f"\n[red]The run ended {run.status}: {run.status_message}[/]")
     return False
+
+
+async def _download(
+    console: Console, researcher: object, run: object, scratch: Path
+) -> Path | None:
+    """Fetch the run's archive as its owner would (get_download_url, SHA-256 verified) and
+    unpack it into <scratch>/results; None if there is nothing to fetch."""
+    from leoscope.client import LeoscopeError
+
+    runid: str = run.runid  # type: ignore[attr-defined]
+    blob_name = run.blob_name  # type: ignore[attr-defined]
+    if not blob_name:
+        return None
+    stored = scratch / "orchestrator" / "artifacts" / blob_name
+    if stored.exists():  # the orchestrator's embedded store, on this machine
+        console.print(f"\nStored      {stored}")
+    results = scratch / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    try:
+        got = await researcher.download_run(runid, results)  # type: ignore[attr-defined]
+    except LeoscopeError as exc:
+        console.print(f"[red]Download failed:[/] {exc}")
+        return None
+    shutil.rmtree(results / runid, ignore_errors=True)
+    with zipfile.ZipFile(got.path) as zf:
+        zf.extractall(results)
+    console.print(
+        f"Downloaded  {got.path} ({got.size} bytes, SHA-256 {got.sha256[:16]}... verified)"
+    )
+    console.print(f"Results     {results / runid}")
+    return results
 
 
 async def _keep_running(console: Console, scratch: Path, address: str, admin_token: str) -> None:

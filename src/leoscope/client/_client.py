@@ -9,6 +9,7 @@ from typing import Any
 from leoscope.retry import RetryPolicy
 from leoscope.settings import Settings, resolve
 
+from ._artifacts import ArtifactsAPI
 from ._convert import conflicts_of
 from ._jobs import JobsAPI
 from ._nodes import NodesAPI
@@ -20,7 +21,7 @@ DEFAULT_TIMEOUT_SECS = 10.0
 DEFAULT_READ_RETRY_SECS = 5.0
 
 
-class Client(UsersAPI, NodesAPI, JobsAPI, RunsAPI):
+class Client(UsersAPI, NodesAPI, JobsAPI, RunsAPI, ArtifactsAPI):
     """A connection to a LEOScope orchestrator, with one typed method per RPC.
 
     Methods return `leoscope.core.model` objects or small frozen results, and raise the

@@ -51,10 +51,13 @@ from .scavenger import Scavenger
 from .seams import ArchiveDelivery, Gate, RunHook
 from .sensing import NodeSensing
 from .settings import AgentSettings
+from .snapshots import SnapshotHook
+from .spool import Spool, SpoolGate
 from .state import LocalState
 from .sync import Syncer
 from .telemetry_hook import TelemetryHook
 from .timer import Timer
+from .upload import Uploader
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,8 @@ class Agent:
         self.syncer: Syncer | None = None
         self.scavenger: Scavenger | None = None
         self.pairing: Pairing | None = None
+        self.spool: Spool | None = None
+        self.uploader: Uploader | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -190,6 +195,30 @@ class Agent:
         self._spawn(stack, outbox.run(), "outbox")
         stack.push_async_callback(self._final_flush)  # unwinds before the outbox task stops
 
+        # Results (issue 6): uploads through signed URLs (the default delivery), the spool
+        # budget gate, partial snapshots.
+        spool = Spool(self.paths, s.spool_budget)
+        uploader: Uploader | None = None
+        delivery: ArchiveDelivery
+        hooks_for_results: list[RunHook] = []
+        if self._delivery is not None:
+            delivery = self._delivery
+        else:
+            fallback = LocalStoreDelivery(s.artifact_root, s.artifact_path)
+            uploader = Uploader(
+                state=state,
+                link=link,
+                paths=self.paths,
+                clock=self.clock,
+                fallback=fallback,
+                keep_uploaded=s.keep_uploaded,
+            )
+            stack.callback(uploader.close)
+            snapshots = SnapshotHook(uploader, runtime)
+            stack.push_async_callback(snapshots.close)
+            delivery, hooks_for_results = uploader, [snapshots]
+        self.spool, self.uploader = spool, uploader
+
         # Scavenger mode, paired runs, kernel settings (issue 8); bound to the executor below.
         scavenger = Scavenger(
             state=state, link=link, clock=self.clock, reschedule_secs=s.scavenger_reschedule_secs
@@ -205,16 +234,18 @@ class Agent:
             runtime=runtime,
             paths=self.paths,
             clock=self.clock,
-            delivery=self._delivery or LocalStoreDelivery(s.artifact_root, s.artifact_path),
+            delivery=delivery,
             executor_config=executor_config,
             executor_config_text=executor_config_text,
-            gates=[scavenger.gate, *self.gates, self.sensing.gate],  # the trigger gate last
+            # gate order: spool full -> scavenger -> (extra gates) -> trigger (last)
+            gates=[SpoolGate(spool), scavenger.gate, *self.gates, self.sensing.gate],
             hooks=[
                 pairing.server_hook,
                 kernel,
                 pairing.client_hook,
                 scavenger.hook,
                 *self.hooks,
+                *hooks_for_results,
                 self.telemetry_hook,
             ],
             keep_run_dirs=s.keep_run_dirs,
@@ -239,6 +270,10 @@ class Agent:
             clock=self.clock,
             grace_secs=s.missed_grace,
         )
+        if uploader is not None:  # after reconcile, which leaves parked uploads to it
+            uploader.attach(executor, outbox)
+            self._spawn(stack, uploader.run(), "uploader")
+        self._spawn(stack, spool.watch(s.interval, s.node_id), "spool", fatal=False)
 
         timer = Timer(state, self.clock, executor.launch, grace_secs=s.missed_grace)
         self.timer = timer

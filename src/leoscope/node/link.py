@@ -279,6 +279,17 @@ class OrchestratorLink:
         if response.state == pb.FAILED:
             raise Refused(f"update_run: {response.message}")
 
+    # ------------------------------------------------------------------- artifacts
+
+    async def get_upload_url(
+        self, request: pb.message_get_upload_url
+    ) -> pb.message_signed_url_response:
+        """A signed upload URL for one of this node's runs. A FAILED answer is returned as is
+        (its message says why: the caller decides what is transient). The reference has no
+        such RPC: Refused with code UNIMPLEMENTED."""
+        response: pb.message_signed_url_response = await self._call("get_upload_url", request)
+        return response
+
     # ------------------------------------------------------------------- watch
 
     async def watch(self) -> AsyncIterator[pb.message_node_event]:

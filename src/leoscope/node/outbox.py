@@ -13,7 +13,11 @@ acknowledgement or a crash never duplicates a run or moves it backwards.
   cuts the wait short, so a backlog drains as soon as the link returns.
 * Refused for good (state FAILED, permission denied, invalid) -> the row is kept, marked
   rejected with the reason, logged, and delivery moves on: one bad update must not block the
-  rest forever.
+  rest forever. `refused_listeners` then hear of it: a COMPLETE refused because the
+  orchestrator could not verify its archive is taken up by the uploader (upload.py), which
+  uploads again and reports anew, so the run never stays at UPLOAD_PENDING or FINISHING.
+* `acked_listeners` hear of every acknowledged row (the uploader releases an archive once
+  the orchestrator has accepted the run's final report).
 
 Order is global (by row id), hence per run by seq.
 """
@@ -23,11 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from leoscope.retry import Backoff, RetryPolicy
 
 from .link import CredentialsRejected, LinkDown, OrchestratorLink, Refused
-from .state import LocalState
+from .state import LocalState, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._kick = asyncio.Event()
         self._idle = asyncio.Event()
+        self.acked_listeners: list[Callable[[OutboxRow], None]] = []
+        self.refused_listeners: list[Callable[[OutboxRow, str], None]] = []
         state.on_outbox = self._wake.set
         self._wake.set()  # rows left over from before a restart
 
@@ -104,10 +111,20 @@ class Outbox:
                     exc.message,
                 )
                 self.state.reject(row.id, exc.message)
+                self._tell(self.refused_listeners, row, exc.message)
                 continue
             if backoff is not None:
                 log.info("outbox: the orchestrator is reachable again; delivering the backlog")
                 backoff = None
             self.state.ack(row.id)
             self.delivered += 1
+            self._tell(self.acked_listeners, row)
             log.debug("outbox: run=%s seq=%d status=%s delivered", row.runid, row.seq, row.status)
+
+    @staticmethod
+    def _tell(listeners: list[Callable[..., None]], *args: object) -> None:
+        for listener in listeners:
+            try:
+                listener(*args)
+            except Exception:  # a listener must never stop delivery
+                log.exception("outbox listener %r failed", listener)

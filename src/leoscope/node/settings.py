@@ -56,6 +56,14 @@ Scavenger mode, paired runs (docs/scavenger.md):
     server_wait_share    LEOSCOPE_SERVER_WAIT_SHARE   share of a paired run's length the client
                                                       waits for its server (0.3)
 
+Results and their upload (docs/results.md):
+
+    spool_budget         LEOSCOPE_SPOOL_BUDGET        disk for run dirs and archives waiting to
+                                                      be uploaded (10G); beyond it no new run
+                                                      starts (FAILED "spool full"); "off"
+    keep_uploaded        LEOSCOPE_KEEP_UPLOADED       seconds an archive is kept after its
+                                                      verified upload (0: deleted at once)
+
 The token never appears in `repr`, logs or a child's command line or environment.
 """
 
@@ -74,12 +82,14 @@ from typing import Any
 from leoscope.core.errors import InvalidInput
 
 from .paths import check_segment
+from .sizes import parse_size_or_off
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PUBLIC_IP_URL = "https://checkip.amazonaws.com"
 DEFAULT_TLE_URL = "https://celestrak.org/NORAD/elements/gp.php?GROUP=starlink&FORMAT=tle"
 DEFAULT_WEATHER_URL = "https://api.openweathermap.org"
+DEFAULT_SPOOL_BUDGET = 10 * 1024**3
 RUNTIMES = ("docker", "process")
 _OFF = ("", "off", "none", "false", "0", "no")
 
@@ -104,6 +114,8 @@ class AgentSettings:
     keep_run_dirs: bool = False
     watch: bool = True
     log_level: str = "INFO"
+    spool_budget: int | None = DEFAULT_SPOOL_BUDGET
+    keep_uploaded: float = 0.0
     tle_url: str | None = DEFAULT_TLE_URL
     tle_cache_dir: Path | None = None
     satellite_interval: float = 1.0
@@ -264,6 +276,8 @@ TABLE: tuple[_Setting, ...] = (
     _Setting("keep_run_dirs", "LEOSCOPE_KEEP_RUN_DIRS", _bool),
     _Setting("watch", "LEOSCOPE_AGENT_WATCH", _bool),
     _Setting("log_level", "LEOSCOPE_LOG_LEVEL", _level),
+    _Setting("spool_budget", "LEOSCOPE_SPOOL_BUDGET", parse_size_or_off),
+    _Setting("keep_uploaded", "LEOSCOPE_KEEP_UPLOADED", _seconds(0)),
     _Setting("control_socket", "LEOSCOPE_AGENT_CONTROL_SOCKET", _path),
     _Setting("scavenger_reschedule_secs", "LEOSCOPE_SCAVENGER_RESCHEDULE_SECS", _seconds(1)),
     _Setting("server_wait_share", "LEOSCOPE_SERVER_WAIT_SHARE", _share),
