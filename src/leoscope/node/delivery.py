@@ -43,7 +43,7 @@ class LocalStoreDelivery:
     def blob_name(self, run: RunContext) -> str:
         return blob_name_for(
             self.artifact_path,
-            nodeid=run.node_id,
+            nodeid=run.record.filed_nodeid or run.node_id,  # a server side: the client's
             jobid=run.job.id,
             start_time=run.start_time,
             runid=run.runid,
