@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 CONFIG_REFRESH_SECS = 300.0
 RETRY_SECS = 5.0
 SITE_KEY = "sensing_site"
-REFRESH_NOTICES = frozenset({"node", "hello", "resync"})
+REFRESH_NOTICES = frozenset({"node", "hello", "resync", "config"})
 TELEMETRY_MAX_AGE_SECS = 10.0
 """A satellite summary older than this is not written into a run's satellites.csv."""
 

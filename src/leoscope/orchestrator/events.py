@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "leoscope_node"
 # Kinds a watching node is told about ("user" notices only refresh caches).
-WATCHED_KINDS = frozenset({"jobs", "tasks", "scavenger", "node", "resync"})
+WATCHED_KINDS = frozenset({"jobs", "tasks", "scavenger", "node", "config", "resync"})
 
 
 @dataclass(frozen=True, slots=True)

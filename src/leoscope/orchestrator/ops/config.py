@@ -23,6 +23,7 @@ def update(ctx: Ctx, document: dict[str, Any]) -> str:
         current = config_doc.load(conn) or {}
         current.update({k: v for k, v in document.items() if v})
         config_doc.save(conn, current, ctx.now)
+        ctx.notify("*", "config")  # every watching node re-reads it (e.g. a new weather key)
     return "config updated"
 
 
