@@ -22,7 +22,11 @@ import yaml
 from leoscope.client import Client
 from leoscope.core.model import Run, Task, TaskStatus, TaskType
 from leoscope.core.timeutil import utcnow
-from leoscope.node.pairing import MSG_SERVER_DID_NOT_START, MSG_SETTING_UP_SERVER
+from leoscope.node.pairing import (
+    MSG_SERVER_DID_NOT_START,
+    MSG_SETTING_UP_SERVER,
+    MSG_STOPPED_BY_CLIENT,
+)
 from leoscope.node.records import RunPhase, RunRecord
 from tests.fakes.waits import wait_until
 from tests.images import docker_client, ensure_image_with_cmd
@@ -36,7 +40,10 @@ CLIENT_SCRIPT = (
     'while [ $i -lt 60 ]; do nc -w 2 "$LEOTEST_SERVERIP" "$port" > /artifacts/got.txt; '
     "[ -s /artifacts/got.txt ] && exit 0; i=$((i+1)); sleep 0.1; done; exit 1"
 )
-SERVER_SCRIPT = "env > /artifacts/env.txt; echo server-says-hi | nc -l -p 5201; echo served > /artifacts/served.txt"
+SERVER_SCRIPT = (  # serves one greeting, then runs until it is stopped
+    "env > /artifacts/env.txt; echo server-says-hi | nc -l -p 5201; "
+    "echo served > /artifacts/served.txt; trap 'exit 0' TERM; while true; do sleep 0.2; done"
+)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +169,7 @@ async def test_the_client_reaches_its_server_at_the_address_it_was_given(
     client_run = await wait_for_run(admin, "paired", ("COMPLETE", "FAILED"), within=30)
     assert client_run.status == "COMPLETE", client_run.status_message
     server_run = await run_until(admin, f"{client_run.runid}_server", ("COMPLETE", "FAILED"))
-    assert server_run.status == "COMPLETE", server_run.status_message
+    assert (server_run.status, server_run.status_message) == ("COMPLETE", MSG_STOPPED_BY_CLIENT)
 
     statuses = [(r.status, r.status_message) for r in seen]
     assert ("DEPLOYING", MSG_SETTING_UP_SERVER) in statuses

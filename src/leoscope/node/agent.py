@@ -36,7 +36,7 @@ from leoscope.core.experiment import ExecutorConfig, parse_executor_config
 from leoscope.retry import Backoff, RetryPolicy
 
 from .clock import SYSTEM_CLOCK, Clock
-from .control import ControlError, ControlServer
+from .control import ControlError, ControlPathTooLong, ControlServer
 from .delivery import LocalStoreDelivery
 from .executor import Executor
 from .kernel import HostSysctls, KernelSettingsHook
@@ -302,6 +302,8 @@ class Agent:
         control = ControlServer(s.control_socket_path, scavenger.control_handlers())
         try:
             await control.start()
+        except ControlPathTooLong as exc:
+            log.warning("no local control socket: %s", exc)
         except ControlError as exc:
             raise AgentStartupError(str(exc)) from None
         stack.push_async_callback(control.close)

@@ -45,6 +45,10 @@ class ControlError(Exception):
     """The control socket could not be used, or the agent refused the request."""
 
 
+class ControlPathTooLong(ControlError):
+    """The socket path does not fit in a Unix socket address (108 bytes)."""
+
+
 class ControlServer:
     """Serves `handlers` (command name -> coroutine taking the request) on a Unix socket."""
 
@@ -56,7 +60,7 @@ class ControlServer:
     async def start(self) -> None:
         """Bind the socket (mode 0600). Raises ControlError if another agent holds it."""
         if len(os.fsencode(self.path)) > SUN_PATH_MAX:
-            raise ControlError(
+            raise ControlPathTooLong(
                 f"control socket path {self.path} is longer than {SUN_PATH_MAX} bytes; "
                 "set control_socket (LEOSCOPE_AGENT_CONTROL_SOCKET) to a shorter path"
             )
@@ -74,11 +78,12 @@ class ControlServer:
         log.info("control socket %s", self.path)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
+        if self._server is None:
+            return
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await self._server.wait_closed()
+        self._server = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
