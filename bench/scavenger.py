@@ -188,7 +188,8 @@ async def main(toggles: int) -> None:
             for how in ("local", "orchestrator"):
                 for _ in range(toggles):
                     results[how].append(await bench.toggle(how))
-            await agent.executor.wait_idle()
+            # Every run finished (uploaded, container removed) before the agent stops.
+            await until(lambda: not agent.state.unfinished_runs(), "the runs to finish", 60)
         finally:
             agent.stop()
             await asyncio.wait_for(task, 60)
