@@ -34,12 +34,13 @@ def use_store(
     request: pytest.FixtureRequest,
     *,
     connection_string: str = AZURITE_CONNECTION_STRING,
-) -> None:
-    """Point the orchestrator's global config at a fresh store of `backend`."""
+) -> str:
+    """Point the orchestrator's global config at a fresh store of `backend`; return the
+    container's (bucket's) name."""
     name = container_name()
     blob = pb.blob_settings(connectionString="", container=name, artifactPath="jobs/")
     if backend == "local":
-        return  # no config at all: the embedded default store
+        return ""  # no config at all: the embedded default store
     if backend == "azure":
         if connection_string == AZURITE_CONNECTION_STRING:
             require_azurite()
@@ -61,6 +62,7 @@ def use_store(
         assert reply.state == pb.SUCCESS, reply.message
     finally:
         admin.close()
+    return name
 
 
 def writer_config(

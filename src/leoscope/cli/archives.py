@@ -136,6 +136,7 @@ def download_runs(
                     size=result.size,
                     sha256=result.sha256,
                     result="already there" if result.skipped else "downloaded",
+                    fetched=result.bytes_fetched,
                 )
                 if extract:
                     row["extracted"] = str(extract_archive(result.path, dest, run.runid))

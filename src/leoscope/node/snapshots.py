@@ -70,11 +70,12 @@ def manifest(run_dir: Path, extra: dict[str, Path]) -> Manifest:
         for name in sorted(filenames):
             if name.startswith(_PRIVATE_PREFIX):
                 continue
+            relative = (base / name).relative_to(run_dir).as_posix()
+            if relative in extra:
+                continue
             with contextlib.suppress(OSError):
                 st = (base / name).lstat()
-                items.append(
-                    ((base / name).relative_to(run_dir).as_posix(), st.st_size, st.st_mtime_ns)
-                )
+                items.append((relative, st.st_size, st.st_mtime_ns))
     for name, path in sorted(extra.items()):
         with contextlib.suppress(OSError):
             st = path.stat()
@@ -97,7 +98,10 @@ def write_snapshot(run_dir: Path, runid: str, extra: dict[str, Path], target: Pa
                 source = base / name
                 if name.startswith(_PRIVATE_PREFIX) or source.is_symlink():
                     continue
-                arcname = f"{runid}/{source.relative_to(run_dir).as_posix()}"
+                relative = source.relative_to(run_dir).as_posix()
+                if relative in extra:  # e.g. the process runtime writes its logs here itself
+                    continue
+                arcname = f"{runid}/{relative}"
                 with contextlib.suppress(FileNotFoundError):
                     zf.write(source, arcname)
         for name, path in sorted(extra.items()):
