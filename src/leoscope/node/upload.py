@@ -82,6 +82,7 @@ with the reason (the attempt's staged parts stay for the next one)."""
 SNAPSHOT_POLICY = TransferPolicy(max_elapsed_secs=10.0)
 MAX_VERIFY_REFUSALS = 5
 HOUSEKEEPING_SECS = 30.0
+KEEP_RESULTS = 64
 
 
 class Uploader:
@@ -114,7 +115,7 @@ class Uploader:
         self.progress_listeners: list[Callable[[str, int, int], None]] = []
         """Called FROM THE TRANSFER THREAD with (runid, done, total) as parts complete."""
         self.results: dict[str, UploadResult] = {}
-        """runid -> what the last successful upload of its archive did (tests, benchmarks)."""
+        """runid -> what the upload of its archive did (the last KEEP_RESULTS uploads)."""
         self._wake = asyncio.Event()
         self._stop = threading.Event()
         self._retry_at: dict[str, float] = {}
@@ -302,9 +303,13 @@ class Uploader:
 
         if resume_upload_id(checkpoint, path):
             log.info("run=%s resuming the upload of its archive", runid)
-        result = await in_daemon_thread(work, f"upload-{runid[:8]}")
-        self.progress.pop(runid, None)
+        try:
+            result = await in_daemon_thread(work, f"upload-{runid[:8]}")
+        finally:
+            self.progress.pop(runid, None)
         self.results[runid] = result
+        while len(self.results) > KEEP_RESULTS:
+            self.results.pop(next(iter(self.results)))
         assert signer.last is not None
         log.info(
             "run=%s archive uploaded blob=%s size=%d sent=%d reused=%d",
