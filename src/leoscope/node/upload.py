@@ -34,6 +34,9 @@ again; after MAX_VERIFY_REFUSALS such refusals the run ends FAILED and the archi
 An orchestrator without get_upload_url (the reference) answers UNIMPLEMENTED: the archive then
 goes into the node's local directory store (delivery.py) and the run reports its `file://`
 blob_url, as before; the agent logs this once.
+
+This module hands over and uploads; reporting the outcome and settling each archive by the
+orchestrator's answer is upload_reports.py.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from .state import LocalState, OutboxRow
 from .upload_errors import Problem, classify
 from .upload_names import BlobNames
 from .upload_queue import Stage, UploadEntry, UploadQueue
+from .upload_reports import UploadReports
 from .upload_signer import TransferStopped, UploadSigner, in_daemon_thread, stoppable_progress
 
 if TYPE_CHECKING:
@@ -80,12 +84,11 @@ TRANSFER_POLICY = TransferPolicy(max_elapsed_secs=20.0)
 """How long one attempt rides out an unreachable store before the run shows UPLOAD_PENDING
 with the reason (the attempt's staged parts stay for the next one)."""
 SNAPSHOT_POLICY = TransferPolicy(max_elapsed_secs=10.0)
-MAX_VERIFY_REFUSALS = 5
 HOUSEKEEPING_SECS = 30.0
 KEEP_RESULTS = 64
 
 
-class Uploader:
+class Uploader(UploadReports):
     """`ArchiveDelivery` that hands archives to the durable upload queue, and the task
     (`run`) that uploads them. `attach` it to the executor and outbox before `run`."""
 
@@ -348,12 +351,17 @@ class Uploader:
             return
         self._retry_later(runid, problem, record)
 
-    def _retry_later(self, runid: str, problem: Problem, record: RunRecord | None = None) -> None:
-        """Try again after a backoff; show the run UPLOAD_PENDING with the reason (once per
-        kind of problem: not every retry is news)."""
+    def _schedule_retry(self, runid: str) -> float:
+        """The next attempt after the run's backoff (RETRY); returns the wait in seconds."""
         backoff = self._backoffs.setdefault(runid, Backoff(RETRY))
         wait = backoff.next_wait() or RETRY.max_wait_secs
         self._retry_at[runid] = self.clock.monotonic() + wait
+        return wait
+
+    def _retry_later(self, runid: str, problem: Problem, record: RunRecord | None = None) -> None:
+        """Try again after a backoff; show the run UPLOAD_PENDING with the reason (once per
+        kind of problem: not every retry is news)."""
+        wait = self._schedule_retry(runid)
         entry = self.queue.get(runid)
         if entry is not None:
             self.queue.update(runid, attempts=entry.attempts + 1, last_error=problem.reason)
@@ -366,70 +374,6 @@ class Uploader:
         if record is not None and self._shown.get(runid) != problem.headline:
             self._shown[runid] = problem.headline
             self._report(runid, RunStatus.UPLOAD_PENDING, f"upload pending: {problem.reason}")
-
-    # ------------------------------------------------------------------------ reporting
-
-    def _report(self, runid: str, status: str, message: str, **changes: object) -> RunRecord:
-        record = self.state.update_run(runid, status=status, message=message, **changes)
-        log.info("run=%s job=%s status=%s %s", runid, record.jobid, status, record.status_message)
-        assert self.executor is not None
-        for listener in self.executor.listeners:
-            listener(record)
-        return record
-
-    def _report_final_again(self, record: RunRecord, delivered: Delivered | None) -> RunRecord:
-        """The run's final status once more (after a refused COMPLETE), with the archive."""
-        changes: dict[str, object] = {"phase": RunPhase.DONE}
-        if delivered is not None:
-            changes.update(
-                blob_url=delivered.blob_url,
-                blob_name=delivered.blob_name,
-                archive_sha256=delivered.sha256,
-                archive_size=delivered.size,
-            )
-        status = record.outcome_status or RunStatus.FAILED
-        return self._report(record.runid, status, record.outcome_message or "", **changes)
-
-    async def _report_delivered(self, entry: UploadEntry, delivered: Delivered) -> None:
-        assert self.executor is not None
-        runid = entry.runid
-        if entry.report_seq is None:
-            final = await self.executor.complete_delivery(runid, delivered)
-        else:
-            record = self.state.get_run(runid)
-            if record is None:
-                raise KeyError(f"run {runid} vanished from the local state")
-            final = self._report_final_again(record, delivered)
-        entry = self.queue.update(
-            runid,
-            stage=Stage.REPORTED,
-            report_seq=final.seq,
-            blob_name=delivered.blob_name,
-            last_error=None,
-        )
-        self._settle(entry)  # the outbox may have had its answer already
-
-    async def _give_up(self, entry: UploadEntry, record: RunRecord, reason: str) -> None:
-        assert self.executor is not None
-        runid = entry.runid
-        log.error(
-            "run=%s archive upload failed for good: %s; the archive stays on this node at %s",
-            runid,
-            reason,
-            entry.path,
-        )
-        message = f"archive upload failed: {reason}"
-        if entry.report_seq is None:
-            await self.executor.fail_delivery(runid, message)
-        else:
-            self._report(
-                runid,
-                RunStatus.FAILED,
-                f"{record.outcome_message}; {message}" if record.outcome_message else message,
-                phase=RunPhase.DONE,
-            )
-        self.queue.update(runid, stage=Stage.FAILED, last_error=reason)
-        self._forget_retries(runid)
 
     async def _fall_back(self, entry: UploadEntry, record: RunRecord) -> None:
         """A reference orchestrator: keep the archive in the node's local store, as it does."""
@@ -450,91 +394,6 @@ class Uploader:
         else:
             self._report_final_again(record, delivered)
         self._drop(entry)  # the local store holds its own copy
-
-    # ------------------------------------------------------------------------ after the report
-
-    def _settle_all(self) -> None:
-        for entry in self.queue.entries(Stage.PENDING, Stage.REPORTED, Stage.KEPT):
-            self._settle(entry)
-
-    def _settle(self, entry: UploadEntry) -> None:
-        """Move an entry on according to its run and the outbox's answer to its report."""
-        runid = entry.runid
-        if entry.stage is Stage.KEPT:
-            if entry.keep_until is not None and entry.keep_until <= self.clock.time():
-                self._drop(entry)
-            return
-        record = self.state.get_run(runid)
-        if record is None:
-            return
-        if entry.stage is Stage.PENDING:
-            if record.phase is RunPhase.DONE:  # reported before a crash could note it here
-                if record.blob_url:
-                    self._settle(
-                        self.queue.update(runid, stage=Stage.REPORTED, report_seq=record.seq)
-                    )
-                else:
-                    self.queue.update(runid, stage=Stage.FAILED)
-            return
-        assert entry.report_seq is not None
-        if record.phase is RunPhase.UPLOAD_PENDING and record.seq > entry.report_seq:
-            self.queue.update(runid, stage=Stage.PENDING)  # a re-upload was under way
-            return
-        fate = self.queue.report_fate(runid, entry.report_seq)
-        if fate == "accepted":
-            self._release(entry)
-        elif fate.startswith("refused:"):
-            self._refused(entry, record, fate.removeprefix("refused:").removeprefix("update_run: "))
-
-    def _refused(self, entry: UploadEntry, record: RunRecord, reason: str) -> None:
-        runid = entry.runid
-        refusals = entry.refusals + 1
-        if record.status != RunStatus.COMPLETE:
-            log.error("run=%s final report %s refused: %s", runid, record.status, reason)
-            self.queue.update(runid, stage=Stage.FAILED, refusals=refusals, last_error=reason)
-            return
-        if refusals > MAX_VERIFY_REFUSALS:
-            message = f"the orchestrator would not accept the uploaded archive: {reason}"
-            log.error("run=%s %s; the archive stays on this node at %s", runid, message, entry.path)
-            self._report(runid, RunStatus.FAILED, message, phase=RunPhase.DONE)
-            self.queue.update(runid, stage=Stage.FAILED, refusals=refusals, last_error=reason)
-            return
-        log.warning("run=%s COMPLETE refused (%s); uploading the archive again", runid, reason)
-        self._report(
-            runid,
-            RunStatus.UPLOAD_PENDING,
-            f"upload pending: the orchestrator could not verify the archive ({reason}); "
-            "uploading again",
-            phase=RunPhase.UPLOAD_PENDING,
-        )
-        self.queue.update(runid, stage=Stage.PENDING, refusals=refusals, last_error=reason)
-        self._shown[runid] = "the orchestrator could not verify the archive"
-        backoff = self._backoffs.setdefault(runid, Backoff(RETRY))
-        self._retry_at[runid] = self.clock.monotonic() + (backoff.next_wait() or 1.0)
-
-    def _release(self, entry: UploadEntry) -> None:
-        """The orchestrator accepted the run's report: keep the copy a while, or delete it."""
-        if self.keep_uploaded > 0:
-            keep_until = self.clock.time() + self.keep_uploaded
-            self.queue.update(entry.runid, stage=Stage.KEPT, keep_until=keep_until)
-            log.info(
-                "run=%s archive uploaded and accepted; kept until %.0f", entry.runid, keep_until
-            )
-            return
-        log.info("run=%s archive uploaded and accepted; spool copy deleted", entry.runid)
-        self._drop(entry)
-
-    def _drop(self, entry: UploadEntry) -> None:
-        entry.archive.unlink(missing_ok=True)
-        (self.spool_dir / f"{entry.runid}.upload.json").unlink(missing_ok=True)
-        self.queue.remove(entry.runid)
-        self._forget_retries(entry.runid)
-
-    def _forget_retries(self, runid: str) -> None:
-        self._retry_at.pop(runid, None)
-        self._backoffs.pop(runid, None)
-        self._shown.pop(runid, None)
-        self._awaiting_orchestrator.discard(runid)
 
     # ------------------------------------------------------------------------ snapshots
 
