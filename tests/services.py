@@ -13,7 +13,9 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-POSTGRES_URL = os.environ.get("LEOSCOPE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "LEOSCOPE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 AZURITE_BLOB_PORT = 10000
 # Azurite's well-known development account (public, documented by Microsoft).

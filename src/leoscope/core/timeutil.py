@@ -34,7 +34,9 @@ def parse_time(text: str, field: str = "time") -> datetime:
     Raises InvalidInput naming `field` when the text is empty or not a valid time.
     """
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput(field, "is empty; expected an ISO-8601 time such as 2024-05-01T10:00:00Z")
+        raise InvalidInput(
+            field, "is empty; expected an ISO-8601 time such as 2024-05-01T10:00:00Z"
+        )
     m = _ISO.match(text)
     if not m:
         raise InvalidInput(field, f"{text!r} is not an ISO-8601 time (e.g. 2024-05-01T10:00:00Z)")

@@ -126,6 +126,7 @@ class AgentSettings:
     dish_id: str | None = "+"
     dish_grpc: str | None = None
     traffic_monitor: bool = True
+
     control_socket: Path | None = None
     scavenger_reschedule_secs: float = 1800.0
     server_wait_share: float = 0.3
@@ -135,12 +136,12 @@ class AgentSettings:
         return self.artifact_dir or self.data_dir / "artifacts"
 
     @property
-    def tle_cache_root(self) -> Path:
-        return self.tle_cache_dir or self.data_dir / "tle"
-
-    @property
     def control_socket_path(self) -> Path:
         return self.control_socket or self.data_dir / "control.sock"
+
+    @property
+    def tle_cache_root(self) -> Path:
+        return self.tle_cache_dir or self.data_dir / "tle"
 
 
 @dataclass(frozen=True)
@@ -211,16 +212,6 @@ def _url_or_off(key: str, value: Any) -> str | None:
     return text
 
 
-def _share(key: str, value: Any) -> float:
-    try:
-        share = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(key, f"{value!r} is not a number") from None
-    if not 0.01 <= share <= 0.9:
-        raise InvalidInput(key, f"must be between 0.01 and 0.9 of the run's length (got {value!r})")
-    return share
-
-
 def _address_or_off(key: str, value: Any) -> str | None:
     text = _text(key, value)
     return None if text.lower() in _OFF else _address(key, text)
@@ -243,6 +234,16 @@ def _dish_id(key: str, value: Any) -> str | None:
     if "/" in text or "#" in text or (("+" in text) and text != "+"):
         raise InvalidInput(key, f"{text!r} must be a dish id, '+' (any dish) or 'off'")
     return text
+
+
+def _share(key: str, value: Any) -> float:
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(key, f"{value!r} is not a number") from None
+    if not 0.01 <= share <= 0.9:
+        raise InvalidInput(key, f"must be between 0.01 and 0.9 of the run's length (got {value!r})")
+    return share
 
 
 def _optional_text(key: str, value: Any) -> str | None:
