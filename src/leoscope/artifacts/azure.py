@@ -65,8 +65,10 @@ class AzureBlobStore(ArtifactStore):
         if not container:
             raise InvalidInput("container", "is empty")
         try:
+            # The orchestrator makes only metadata calls here, inside RPCs whose callers wait
+            # 5 s: fail fast when the store is down (nodes retry; data moves over signed URLs).
             self._service = BlobServiceClient.from_connection_string(
-                connection_string, retry_total=2, connection_timeout=10, read_timeout=120
+                connection_string, retry_total=1, connection_timeout=3, read_timeout=30
             )
         except ValueError as exc:
             raise InvalidInput("connectionString", f"is not valid: {exc}") from None

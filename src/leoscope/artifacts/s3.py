@@ -81,9 +81,10 @@ class S3Store(ArtifactStore):
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path" if endpoint_url else "auto"},
-            retries={"max_attempts": 3, "mode": "standard"},
-            connect_timeout=10,
-            read_timeout=120,
+            # Metadata calls from inside RPCs: fail fast when the store is down (see azure.py).
+            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=3,
+            read_timeout=30,
         )
         self._client = boto3.session.Session().client(
             "s3",
