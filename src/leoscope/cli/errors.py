@@ -6,7 +6,10 @@ times, files, settings), 3 the orchestrator could not be reached. `--debug` adds
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -167,6 +170,11 @@ class LeoscopeGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`leoscope ... | head`): stop quietly, as other tools do.
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:
             state = ctx.obj
             debug = bool(getattr(state, "debug", False))
