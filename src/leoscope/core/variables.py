@@ -1,6 +1,6 @@
 """The trigger variables: what a node knows about its link, its sky and its weather.
 
-A trigger (see `core/triggers.py` and docs/triggers.md) reads named values from a per-node table.
+A trigger (see `core/triggers/` and docs/triggers.md) reads named values from a per-node table.
 This module is the single list of those names, and the table that holds their current values.
 
 Base variables (`CATALOG`), grouped by where the value comes from:

@@ -32,6 +32,7 @@ from leoscope.core.triggers import (
     unparse,
     validate_trigger,
 )
+from leoscope.core.triggers.explain import _Explainer
 from leoscope.core.variables import UNKNOWN
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "triggers.md"
@@ -258,7 +259,7 @@ partial_environments = environments.flatmap(
 def test_the_explanation_agrees_with_the_fast_path(expr: Expr, env: dict[str, object]) -> None:
     trigger = triggers.Trigger(unparse(expr), expr)
     decision = trigger.evaluate(env)
-    explained_value, clauses = triggers._Explainer().outcome(expr, decision.values)
+    explained_value, clauses = _Explainer().outcome(expr, decision.values)
     assert (explained_value is UNKNOWN) == decision.undefined
     if not decision.undefined:
         assert bool(explained_value) == decision.holds
