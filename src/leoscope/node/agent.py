@@ -55,6 +55,7 @@ from .snapshots import SnapshotHook
 from .spool import Spool, SpoolGate
 from .state import LocalState
 from .sync import Syncer
+from .tasks import cancel_and_wait
 from .telemetry_hook import TelemetryHook
 from .timer import Timer
 from .upload import Uploader
@@ -186,9 +187,9 @@ class Agent:
         self.runtime = runtime
 
         if state.get_value(VERIFIED_KEY) == s.node_id:
-            self._spawn(stack, self._verify(wait=True), "verify")
+            self._spawn(stack, self._verify(), "verify")
         else:
-            await self._verify(wait=True)
+            await self._verify()
 
         outbox = Outbox(state, link)
         self.outbox = outbox
@@ -319,7 +320,7 @@ class Agent:
                 await syncer.first_attempt.wait()
         self._spawn(stack, timer.run(), "timer")
 
-    async def _verify(self, *, wait: bool) -> None:
+    async def _verify(self) -> None:
         """Confirm the node and its token with the orchestrator; retry while it is unreachable."""
         assert self.link is not None and self.state is not None
         node_id = self.settings.node_id
@@ -338,8 +339,6 @@ class Agent:
                     f"the orchestrator refused node {node_id!r}: {exc}"
                 ) from None
             except LinkDown as exc:
-                if not wait:
-                    raise
                 delay = backoff.next_wait() or VERIFY_RETRY.max_wait_secs
                 if backoff.attempts == 2:
                     log.warning(
@@ -385,13 +384,7 @@ class Agent:
 
         task.add_done_callback(done)
 
-        async def cancel() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
-                async with asyncio.timeout(TASK_STOP_SECS):
-                    await task
-
-        stack.push_async_callback(cancel)
+        stack.push_async_callback(cancel_and_wait, task, timeout=TASK_STOP_SECS)
         return task
 
     async def _final_flush(self) -> None:

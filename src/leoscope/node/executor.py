@@ -55,6 +55,7 @@ from .runtime.base import Handle, Runtime
 from .seams import ArchiveDelivery, Delivered, Gate, RunContext, RunHook
 from .spec import execution_policy
 from .state import LocalState
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +155,7 @@ class Executor(StartPhases, FinishPhases):
 
     async def shutdown(self) -> None:
         """Stop driving runs; their records and containers stay for the next start to adopt."""
-        tasks = [t for t in self._tasks.values() if not t.done()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks.values())
 
     # ------------------------------------------------------------------------ plumbing
 

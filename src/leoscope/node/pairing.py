@@ -58,6 +58,7 @@ from .records import SERVER_RUN_SUFFIX, RunPhase, RunRecord
 from .runtime.base import ContainerSpec
 from .seams import EndRun, Outcome, RunContext, RunHook
 from .state import LocalState
+from .tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -136,10 +137,7 @@ class Pairing:
         executor.listeners.append(self._reported)
 
     async def close(self) -> None:
-        tasks = list(self._background)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._background)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -52,6 +52,8 @@ from .quiethours import parse_quiet_hours, quiet_state
 from .records import RunPhase, RunRecord
 from .seams import PROCEED, GateDecision, Outcome, RunContext, RunHook, Skip
 from .state import LocalState
+from .sync import SCAVENGER_KEY
+from .tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -67,7 +69,7 @@ RESCHEDULE_NOT_TRIED = MSG_RESCHEDULE_FAILED.format(
 )
 """The provisional outcome of a stopped one-shot run until `after_exit` has moved the job."""
 
-FLAG_KEY = "scavenger_mode_active"  # also written by sync.py when no handler is installed
+FLAG_KEY = SCAVENGER_KEY  # the flag as sync.py stores it when no handler is installed
 PENDING_KEY = "scavenger_report_pending"
 SOURCE_KEY = "scavenger_source"
 QUIET_TEXT_KEY = "scavenger_quiet_hours"
@@ -282,8 +284,7 @@ class Scavenger:
         try:
             await asyncio.gather(self._report_loop(), self._quiet_loop())
         finally:
-            for task in list(self._background):
-                task.cancel()
+            await cancel_and_wait(*self._background)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

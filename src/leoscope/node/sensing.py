@@ -45,6 +45,7 @@ from .clock import Clock
 from .link import LinkDown, LinkError, OrchestratorLink
 from .settings import AgentSettings
 from .state import LocalState
+from .tasks import cancel_and_wait
 from .trigger_gate import TriggerCache, TriggerGate
 from .trigger_publish import TriggerPublisher
 
@@ -117,6 +118,8 @@ class NodeSensing:
         self._link: OrchestratorLink | None = None
         self._refresh = asyncio.Event()
         self._docker: Any = None
+        self._triggers: list[tuple[str, str]] = []
+        self._triggers_index: dict[str, tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------------ the table
 
@@ -191,13 +194,7 @@ class NodeSensing:
         # The satellite and weather monitors start in the background, from the position kept
         # in the local state (at once) or from the node record (once the orchestrator answers).
         task = asyncio.create_task(self._refresh_loop(), name="agent-sensing-refresh")
-
-        async def cancel() -> None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        stack.push_async_callback(cancel)
+        stack.push_async_callback(cancel_and_wait, task)
 
     def notice(self, kind: str) -> None:
         """A watch notice: re-read the node record and the global config on node changes."""
@@ -354,12 +351,18 @@ class NodeSensing:
                     await self._refresh.wait()
 
     def _active_triggers(self) -> list[tuple[str, str]]:
+        """The publisher asks up to once a second: the jobs are read again (every summary
+        and config parsed) only when the cheap index of versions says they changed."""
         assert self._state is not None
-        return [
-            (job.jobid, job.summary.trigger)
-            for job in self._state.jobs()
-            if job.role == "client" and job.summary.trigger.strip()
-        ]
+        index = self._state.job_index()
+        if index != self._triggers_index:
+            self._triggers = [
+                (job.jobid, job.summary.trigger)
+                for job in self._state.jobs()
+                if job.role == "client" and job.summary.trigger.strip()
+            ]
+            self._triggers_index = index
+        return self._triggers
 
     async def _close_docker(self) -> None:
         client, self._docker = self._docker, None

@@ -43,6 +43,7 @@ from .records import RunPhase
 from .rundir import CONTAINER_STDERR, CONTAINER_STDOUT
 from .runtime.base import LABEL_RUN, ContainerSpec, Runtime, RuntimeErrorBase
 from .seams import Outcome, RunContext, RunHook
+from .tasks import cancel_and_wait
 from .upload import Uploader
 from .upload_errors import classify
 
@@ -134,11 +135,7 @@ class SnapshotHook(RunHook):
         await self.stop(run.runid)
 
     async def stop(self, runid: str) -> None:
-        task = self._tasks.pop(runid, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks.pop(runid, None))
 
     async def close(self) -> None:
         for runid in list(self._tasks):

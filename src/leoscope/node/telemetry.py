@@ -31,6 +31,7 @@ from leoscope.core.errors import InvalidInput
 from leoscope.core.timeutil import from_epoch, iso_z
 
 from .monitors.dish_fields import STATUS_FIELDS
+from .tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,7 @@ class CsvTelemetryWriter:
     async def stop(self) -> None:
         """Stop ticking, then flush and close the file (bounded, so shutdown cannot hang)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_SECS)
+        await cancel_and_wait(task, timeout=STOP_TIMEOUT_SECS)
         self._close()
 
     async def __aenter__(self) -> Self:

@@ -25,6 +25,7 @@ from leoscope.core.errors import InvalidInput
 from leoscope.core.variables import VariableTable
 
 from .clock import Clock
+from .tasks import cancel_and_wait
 from .trigger_gate import TriggerCache, current_values
 
 log = logging.getLogger(__name__)
@@ -90,10 +91,7 @@ class TriggerPublisher:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         client, self._client = self._client, None
         if client is not None:
             client.disconnect()

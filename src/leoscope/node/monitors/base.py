@@ -26,6 +26,8 @@ from typing import Self
 
 from leoscope.core.errors import InvalidInput
 
+from ..tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 SampleCallback = Callable[[dict[str, object], float], None]
@@ -125,10 +127,7 @@ class Monitor(abc.ABC):
     async def stop(self) -> None:
         """Cancel the task and release resources; bounded so a wedged source cannot hang shutdown."""
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), STOP_TIMEOUT_SECS)
+        await cancel_and_wait(task, timeout=STOP_TIMEOUT_SECS)
         try:
             await asyncio.wait_for(self._close(), STOP_TIMEOUT_SECS)
         except Exception:

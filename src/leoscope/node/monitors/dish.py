@@ -46,6 +46,7 @@ from typing import Any
 
 from leoscope.core.errors import InvalidInput
 
+from ..tasks import cancel_and_wait
 from .base import Backoff, Clock, Monitor, SampleCallback
 from .dish_fields import DISH_VARIABLES, coerce_field, parse_topic
 
@@ -221,9 +222,7 @@ class DishMonitor(Monitor):
                 except _SessionEnded as ended:
                     await asyncio.sleep(self._record_error(str(ended)))
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await cancel_and_wait(*tasks)
 
     async def _mqtt_session(self) -> None:
         """One connection: subscribe, deliver messages; raises _SessionEnded when it is over."""

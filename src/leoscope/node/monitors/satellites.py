@@ -40,6 +40,7 @@ from skyfield.timelib import Timescale
 
 from leoscope.core.errors import InvalidInput
 
+from ..tasks import cancel_and_wait
 from .base import Backoff, Clock, PollingMonitor, SampleCallback, SourceError
 from .tle import TleCache, TleEntry, fetch_tle_text, parse_tle_text
 
@@ -303,13 +304,8 @@ class SatelliteMonitor(PollingMonitor):
         self._emit(self.evaluate(at), at)
 
     async def _close(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            try:
-                await self._refresher
-            except asyncio.CancelledError:
-                pass
-            self._refresher = None
+        refresher, self._refresher = self._refresher, None
+        await cancel_and_wait(refresher)
         if self._http is not None:
             await self._http.close()
             self._http = None
