@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from leoscope.api import leotest_pb2 as pb
 from leoscope.core.errors import InvalidInput
 from leoscope.node.experiment_traffic import ExperimentTrafficMonitor
+from leoscope.node.sensing import NodeSensing
 from leoscope.node.settings import DEFAULT_TLE_URL, DEFAULT_WEATHER_URL, resolve_settings
+from leoscope.node.state import LocalState
+from leoscope.node.sync import fingerprint
 from tests.fakes.waits import Samples, wait_until
+from tests.integration.test_agent_triggers_helpers import SLOT, ManualClock
 
 BASE = {"orchestrator": "127.0.0.1:50051", "node_id": "n1", "data_dir": "/tmp/agent-x"}
 TOKEN = {"LEOSCOPE_NODE_TOKEN": "t"}
@@ -109,3 +114,38 @@ async def test_the_traffic_monitor_asks_docker_only_while_a_run_is_under_way() -
         settled = monitor.freshness
         await wait_until(lambda: monitor.freshness != settled, what="another idle tick")
         assert len(calls) == asked
+
+
+def test_the_published_triggers_follow_the_local_jobs(tmp_path: Path) -> None:
+    """Asked once a second; cached, yet a changed, new or removed job shows at the next ask."""
+    settings = resolve_settings({**BASE, "data_dir": str(tmp_path)}, env=TOKEN)
+    clock = ManualClock(SLOT)
+    sensing = NodeSensing(settings, clock)
+    state = LocalState.open(tmp_path / "agent.sqlite3", "n1", clock.time)
+    sensing._state = state
+
+    def put(jobid: str, trigger: str, nodeid: str = "n1") -> None:
+        msg = pb.job(id=jobid, nodeid=nodeid, trigger=trigger, length_secs=60)
+        state.put_job(
+            msg,
+            fingerprint(msg),
+            "client" if nodeid == "n1" else "server",
+            floor_if_new=0,
+            floor_at_least=0,
+        )
+
+    try:
+        put("j1", "satellite_elevation > 40")
+        put("j2", "")
+        put("j3", "utc_hour > 1", nodeid="other")  # the server side: its client decides
+        assert sensing._active_triggers() == [("j1", "satellite_elevation > 40")]
+        put("j1", "satellite_elevation > 50")
+        put("j4", "utc_hour < 3")
+        assert sensing._active_triggers() == [
+            ("j1", "satellite_elevation > 50"),
+            ("j4", "utc_hour < 3"),
+        ]
+        state.remove_job("j1")
+        assert sensing._active_triggers() == [("j4", "utc_hour < 3")]
+    finally:
+        state.close()
