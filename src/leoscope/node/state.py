@@ -7,7 +7,8 @@ Tables:
              watermark (`floor`)
     runs     every run this node claimed, with its phase and last reported status (records.py)
     outbox   run updates not yet acknowledged by the orchestrator, in order (outbox.py)
-    tasks    the node's tasks as last synced (for client/server pairing, issue 8)
+    tasks    the node's tasks as last synced (for client/server pairing, issue 8); `seen_at`
+             is when the listing last changed
     kv       small named values: scavenger flag, last reported public IP, ...
 
 Why these choices:
@@ -385,11 +386,17 @@ class LocalState:
     # ------------------------------------------------------------------------------- tasks, kv
 
     def replace_tasks(self, tasks: list[pb._task]) -> None:
+        """Store the node's tasks as listed. Every sync lists them, and they rarely change: an
+        unchanged list is not written again (a committed write costs an fsync)."""
+        wanted = {t.taskid: t.SerializeToString() for t in tasks}
+        stored = dict(self._conn.execute("SELECT taskid, payload FROM tasks").fetchall())
+        if stored == wanted:
+            return
         with self._tx() as conn:
             conn.execute("DELETE FROM tasks")
             conn.executemany(
                 "INSERT OR REPLACE INTO tasks (taskid, payload, seen_at) VALUES (?, ?, ?)",
-                [(t.taskid, t.SerializeToString(), self._now()) for t in tasks],
+                [(taskid, payload, self._now()) for taskid, payload in wanted.items()],
             )
 
     def tasks(self) -> list[pb._task]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from leoscope.api import leotest_pb2 as pb
 from leoscope.core.timeutil import to_epoch
 from leoscope.node.records import RunPhase, RunRecord
 from leoscope.node.state import LocalState
@@ -130,3 +131,18 @@ def test_rejected_updates_stop_blocking_the_queue(state: LocalState) -> None:
 def test_state_file_is_private(tmp_path: Path, clock: FakeClock) -> None:
     open_state(tmp_path, clock)
     assert (tmp_path / "agent.sqlite3").stat().st_mode & 0o077 == 0
+
+
+def test_an_unchanged_task_list_is_not_written_again(state: LocalState) -> None:
+    """Sync lists the tasks every few seconds; only a change may cost a write (an fsync)."""
+    tasks = [pb._task(taskid="t1", jobid="j1"), pb._task(taskid="t2", jobid="j1")]
+    state.replace_tasks(tasks)
+    writes = state._conn.total_changes
+    state.replace_tasks(list(reversed(tasks)))
+    assert state._conn.total_changes == writes
+    assert [t.taskid for t in state.tasks()] == ["t1", "t2"]
+    state.replace_tasks(tasks[:1])
+    assert state._conn.total_changes > writes
+    assert [t.taskid for t in state.tasks()] == ["t1"]
+    state.replace_tasks([])
+    assert state.tasks() == []
