@@ -161,15 +161,18 @@ class OrchestratorLink:
         except grpc.aio.AioRpcError as exc:
             raise _translate(rpc, exc) from None
 
+    async def _call_accepted(self, rpc: str, request: Any) -> Any:
+        """`_call` for an RPC answering with a `state`: a FAILED answer raises Refused."""
+        response = await self._call(rpc, request)
+        if response.state == pb.FAILED:
+            raise Refused(f"{rpc}: {response.message}")
+        return response
+
     # ------------------------------------------------------------------- identity, liveness
 
     async def own_node(self) -> pb._node | None:
         """This node's record (None if the orchestrator has no such node)."""
-        response = await self._call("get_nodes", pb.message_get_nodes(nodeid=self.node_id))
-        for node in response.nodes:
-            if node.nodeid == self.node_id:
-                return node
-        return None
+        return await self.node(self.node_id)
 
     async def heartbeat(self) -> bool:
         response = await self._call("report_heartbeat", pb.message_heartbeat(nodeid=self.node_id))
@@ -177,9 +180,7 @@ class OrchestratorLink:
 
     async def report_public_ip(self, address: str) -> None:
         request = pb.message_update_node(nodeid=self.node_id, public_ip=address)
-        response = await self._call("update_node", request)
-        if response.state == pb.FAILED:
-            raise Refused(f"update_node: {response.message}")
+        await self._call_accepted("update_node", request)
 
     async def global_config(self) -> pb.settings | None:
         """The global config (nodes see its secrets); None when none has been set yet."""
@@ -220,9 +221,7 @@ class OrchestratorLink:
     async def set_scavenger_mode(self, active: bool) -> None:
         """Tell the orchestrator this node's scavenger flag (a node may set its own)."""
         request = pb.message_set_scavenger_status(nodeid=self.node_id, scavenger_mode_active=active)
-        response = await self._call("set_scavenger_status", request)
-        if response.state == pb.FAILED:
-            raise Refused(f"set_scavenger_status: {response.message}")
+        await self._call_accepted("set_scavenger_status", request)
 
     async def reschedule_nearest(
         self, jobid: str, not_before: str, not_after: str
@@ -233,9 +232,7 @@ class OrchestratorLink:
         return bool(response.rescheduled), response.message
 
     async def schedule_task(self, task: pb._task) -> None:
-        response = await self._call("schedule_task", pb.message_schedule_task(task=task))
-        if response.state == pb.FAILED:
-            raise Refused(f"schedule_task: {response.message}")
+        await self._call_accepted("schedule_task", pb.message_schedule_task(task=task))
 
     async def task(self, taskid: str) -> pb._task | None:
         """One task by id (None once it expired or if it never existed)."""
@@ -247,9 +244,7 @@ class OrchestratorLink:
 
     async def update_task(self, taskid: str, status: int) -> None:
         request = pb.message_update_task(taskid=taskid, status=status)  # type: ignore[arg-type]
-        response = await self._call("update_task", request)
-        if response.state == pb.FAILED:
-            raise Refused(f"update_task: {response.message}")
+        await self._call_accepted("update_task", request)
 
     async def run(self, runid: str) -> pb.run_instance | None:
         """One run as the orchestrator has it (None if unknown or not visible to this node)."""
@@ -275,9 +270,7 @@ class OrchestratorLink:
 
     async def update_run(self, run: pb.run_instance) -> None:
         """Deliver one run update. Raises Refused when the orchestrator will not take it."""
-        response = await self._call("update_run", pb.message_update_run(run=run))
-        if response.state == pb.FAILED:
-            raise Refused(f"update_run: {response.message}")
+        await self._call_accepted("update_run", pb.message_update_run(run=run))
 
     # ------------------------------------------------------------------- artifacts
 
