@@ -21,13 +21,11 @@ reported once the archive is delivered.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 from enum import StrEnum
 
 from leoscope.api import convert
 from leoscope.api import leotest_pb2 as pb
 from leoscope.core.model import FINAL_STATUSES, Job
-from leoscope.core.timeutil import from_epoch
 
 SERVER_RUN_SUFFIX = "_server"
 """Run id suffix of the server side of a paired run (wire contract §6.8)."""
@@ -43,10 +41,6 @@ class RunPhase(StrEnum):
     DELIVERING = "delivering"
     UPLOAD_PENDING = "upload_pending"
     DONE = "done"
-
-
-CONTAINER_PHASES = frozenset({RunPhase.STARTING, RunPhase.RUNNING})
-"""Phases in which a container of the run may be alive."""
 
 
 @dataclass(frozen=True)
@@ -137,10 +131,6 @@ class RunRecord:
         job = convert.job_from_pb(self.job_message)
         detail = self.detail
         return job.with_changes(config=detail.config) if detail is not None else job
-
-    @property
-    def slot_time(self) -> datetime:
-        return from_epoch(self.slot)
 
     @property
     def is_server_side(self) -> bool:
