@@ -73,7 +73,10 @@ class Backoff:
     def next_wait(self) -> float | None:
         """Seconds to wait before the next attempt, or None to give up now."""
         p = self.policy
-        nominal = min(p.max_wait_secs, p.first_wait_secs * p.multiplier ** (self.attempts - 1))
+        # The exponent is capped: a policy that never gives up makes attempts without end, and
+        # an uncapped power overflows (after ~1,000 attempts, hours into an outage).
+        growth = p.multiplier ** min(self.attempts - 1, 64)
+        nominal = min(p.max_wait_secs, p.first_wait_secs * growth)
         wait = nominal * (0.5 + self._rng() / 2)
         if p.give_up_after_secs is not None:
             remaining = p.give_up_after_secs - (self._clock() - self._started)

@@ -161,3 +161,11 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(first_wait_secs=5, max_wait_secs=1)
     with pytest.raises(ValueError):
         RetryPolicy(multiplier=0.5)
+
+
+def test_a_policy_that_never_gives_up_keeps_a_bounded_wait_forever() -> None:
+    from leoscope.retry import Backoff, RetryPolicy
+
+    backoff = Backoff(RetryPolicy(first_wait_secs=0.5, max_wait_secs=30.0, give_up_after_secs=None))
+    waits = [backoff.next_wait() for _ in range(5000)]
+    assert all(w is not None and 0 < w <= 30.0 for w in waits)
