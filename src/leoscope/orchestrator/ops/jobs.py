@@ -23,6 +23,7 @@ from ..store import users as user_store
 from .context import Ctx
 
 NEXT_RUNS_SHOWN = 5
+JOB_MISSING = "job with the given id not found."
 
 
 @dataclass
@@ -104,12 +105,17 @@ def schedule_job(ctx: Ctx, request: JobRequest, dry_run: bool = False) -> Admitt
     return admitted
 
 
+def _stored_job(conn: Connection, jobid: str) -> Job:
+    job = job_store.get(conn, jobid)
+    if job is None:
+        raise NotFound("job", jobid, JOB_MISSING)
+    return job
+
+
 def get_job(ctx: Ctx, jobid: str) -> Job:
     check_id("jobid", jobid)
     with ctx.read() as conn:
-        job = job_store.get(conn, jobid)
-    if job is None:
-        raise NotFound("job", jobid, "job with the given id not found.")
+        job = _stored_job(conn, jobid)
     ctx.require("get_job_by_id", job=job)
     return job
 
@@ -147,23 +153,18 @@ def reschedule_nearest(ctx: Ctx, jobid: str, starttime: str, endtime: str) -> da
     check_id("jobid", jobid)
     not_before = parse_time(starttime, "starttime")
     not_after = parse_time(endtime, "endtime")
-    with ctx.read() as conn:
-        job = job_store.get(conn, jobid)
-    if job is None:
-        raise NotFound("job", jobid, "job with the given id not found.")
-    ctx.require("reschedule_job_nearest", job=job)
+    job = _changeable_job(ctx, "reschedule_job_nearest", jobid)
     if job.type is not JobType.ATQ:
         raise InvalidInput("jobid", "only jobs of type 'atq' can be rescheduled.")
-    not_after = min(not_after, job.end)
     not_before = max(not_before, ctx.now)  # never into the past: no node would run it
     with ctx.write(lock_nodes=job.nodes) as conn:
-        job = job_store.get(conn, jobid) or job
+        job = _locked_job(ctx, conn, "reschedule_job_nearest", job)
         slot = ctx.services.admission.free_slot(
             conn,
             job.nodes if job.overhead else (),
             job.length_secs,
             not_before,
-            not_after,
+            min(not_after, job.end),
             now=ctx.now,
             exclude=job.id,
         )
@@ -194,13 +195,42 @@ MODIFIABLE = (
 def modify_job(ctx: Ctx, jobid: str, changes: dict[str, Any]) -> Job:
     """Apply the present fields through the same checks as schedule_job, all or nothing."""
     check_id("jobid", jobid)
-    with ctx.read() as conn:
-        job = job_store.get(conn, jobid)
-    if job is None:
-        raise NotFound("job", jobid, "job with the given id not found.")
-    ctx.require("modify_job", job=job)
+    job = _changeable_job(ctx, "modify_job", jobid)
     if not changes:
         raise InvalidInput("jobid", "no field to change was given")
+    with ctx.write(lock_nodes=job.nodes) as conn:
+        job = _locked_job(ctx, conn, "modify_job", job)
+        updated = _with_changes(job, changes, ctx.now)
+        _check_trigger(updated)
+        _check_kernel(conn, updated)
+        _admit(ctx, conn, updated, exclude=job.id)
+        stored = job_store.replace(conn, updated, ctx.now)
+        for nodeid in stored.nodes:
+            ctx.notify(nodeid, "jobs", jobid=job.id)
+    return stored
+
+
+def _changeable_job(ctx: Ctx, rpc: str, jobid: str) -> Job:
+    """The job as stored, if the caller may change it: read before any write lock is taken,
+    so that refusals cost none, and to learn which nodes to lock."""
+    with ctx.read() as conn:
+        job = _stored_job(conn, jobid)
+    ctx.require(rpc, job=job)
+    return job
+
+
+def _locked_job(ctx: Ctx, conn: Connection, rpc: str, seen: Job) -> Job:
+    """The job read again once `seen.nodes` are locked: a change must build on what is stored
+    now, or a concurrent change would be lost (and two contents share one version)."""
+    job = _stored_job(conn, seen.id)
+    if job.nodes != seen.nodes:  # deleted and scheduled again meanwhile, on other nodes
+        raise Conflict("the job was replaced while this request waited; try again")
+    ctx.require(rpc, job=job)
+    return job
+
+
+def _with_changes(job: Job, changes: dict[str, Any], now: datetime) -> Job:
+    """`job` with the present fields changed, through the same checks as schedule_job."""
     request = JobRequest(
         id=job.id,
         nodeid=job.nodeid,
@@ -219,16 +249,9 @@ def modify_job(ctx: Ctx, jobid: str, changes: dict[str, Any]) -> Job:
     )
     # A one-shot job that already started may still be edited (e.g. its config) without the
     # "start in the past" rule biting, as long as its start does not move.
-    now = ctx.now if "start_date" in changes else min(ctx.now, job.start)
-    updated = replace(build_job(request, owner=job.userid, now=now), version=job.version)
-    with ctx.write(lock_nodes=updated.nodes) as conn:
-        _check_trigger(updated)
-        _check_kernel(conn, updated)
-        _admit(ctx, conn, updated, exclude=job.id)
-        stored = job_store.replace(conn, updated, ctx.now)
-        for nodeid in stored.nodes:
-            ctx.notify(nodeid, "jobs", jobid=job.id)
-    return stored
+    if "start_date" not in changes:
+        now = min(now, job.start)
+    return replace(build_job(request, owner=job.userid, now=now), version=job.version)
 
 
 def delete_job(ctx: Ctx, jobid: str) -> str:

@@ -159,11 +159,19 @@ def add(conn: Connection, job: Job, now: datetime) -> None:
 
 
 def replace(conn: Connection, job: Job, now: datetime) -> Job:
-    """Store a changed job, bumping its version."""
+    """Store a changed job, bumping its version. `job.version` must be the stored one: one
+    version never names two contents (caches key on it), so a job changed or deleted since it
+    was read raises Conflict."""
     changed = job.with_changes(version=job.version + 1)
     values = _values(changed)
     values.pop("id")
-    conn.execute(update(jobs).where(jobs.c.id == job.id).values(**values, updated_at=now))
+    result = conn.execute(
+        update(jobs)
+        .where(jobs.c.id == job.id, jobs.c.version == job.version)
+        .values(**values, updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise Conflict("the job was changed or deleted meanwhile; try again")
     return changed
 
 
