@@ -25,7 +25,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobProperties, BlobSasPermissions, BlobServiceClient
 from azure.storage.blob import generate_blob_sas as _generate_blob_sas
 
-from leoscope.core.errors import InvalidInput, NotFound, Unavailable
+from leoscope.core.errors import InvalidInput, Unavailable
 from leoscope.core.timeutil import from_epoch, to_utc
 
 from .base import (
@@ -34,11 +34,9 @@ from .base import (
     BlobInfo,
     SignedUrl,
     check_blob_name,
-    check_sha256,
     check_size,
     choose_part_size,
 )
-from .errors import BlobConflict
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +92,9 @@ class AzureBlobStore(ArtifactStore):
         ttl_secs: int | None = None,
         upload_id: str | None = None,
     ) -> SignedUrl:
-        name = check_blob_name(blob_name)
-        size = check_size(size)
-        sha256 = check_sha256(sha256)
+        name, size, sha256 = self._check_upload(blob_name, size, sha256)
         self._ensure_container()
-        try:
-            info = self.stat(name)
-        except NotFound:
-            pass
-        else:
-            if info.size != size or info.sha256 != sha256:
-                raise BlobConflict(name, f"stored size {info.size}, sha256 {info.sha256}")
+        self._stored_copy(name, size, sha256)
         ttl = self._ttl(ttl_secs)
         url, expires = self._sas_url(
             name, BlobSasPermissions(read=True, create=True, write=True), ttl

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from leoscope.core.errors import InvalidInput, NotFound
 from leoscope.core.timeutil import iso_z, utcnow
 
-from .errors import ChecksumMismatch
+from .errors import BlobConflict, ChecksumMismatch
 
 DEFAULT_URL_TTL_SECS = 15 * 60
 MAX_URL_TTL_SECS = 7 * 24 * 3600  # S3 SigV4 presigned URLs cannot live longer.
@@ -206,6 +206,32 @@ class ArtifactStore(ABC):
 
     def _ttl(self, ttl_secs: int | None) -> int:
         return self.url_ttl_secs if ttl_secs is None else check_ttl(ttl_secs)
+
+    def _check_name(self, blob_name: str) -> str:
+        """A valid blob name for this store (back ends may reserve more names)."""
+        return check_blob_name(blob_name)
+
+    def _check_upload(self, blob_name: str, size: int, sha256: str) -> tuple[str, int, str]:
+        """The validated (name, size, sha256) of a `sign_upload` call."""
+        return self._check_name(blob_name), check_size(size), check_sha256(sha256)
+
+    def _stored_copy(self, name: str, size: int, sha256: str) -> BlobInfo | None:
+        """The committed blob when it already holds this content, None when there is none.
+
+        Judges "already uploaded" the same way for every back end (sign_upload, the local
+        commit). Raises `BlobConflict` when the name holds other content.
+        """
+        try:
+            info = self.stat(name)
+        except NotFound:
+            return None
+        if info.size == size and self._stored_sha256(info) == sha256:
+            return replace(info, sha256=sha256)
+        raise BlobConflict(name, f"stored size {info.size}, sha256 {info.sha256}")
+
+    def _stored_sha256(self, info: BlobInfo) -> str | None:
+        """The SHA-256 to compare a stored blob by (the local store can compute a missing one)."""
+        return info.sha256
 
     @staticmethod
     def _not_found(blob_name: str) -> NotFound:

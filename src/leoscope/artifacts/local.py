@@ -47,7 +47,7 @@ from .base import (
     check_sha256,
     check_size,
 )
-from .errors import BlobConflict, ChecksumMismatch, SignedUrlExpired, SignedUrlRejected
+from .errors import ChecksumMismatch, SignedUrlExpired, SignedUrlRejected
 from .local_staging import (
     Grant,
     MissingParts,
@@ -123,10 +123,8 @@ class LocalStore(ArtifactStore):
         ttl_secs: int | None = None,
         upload_id: str | None = None,
     ) -> SignedUrl:
-        name = self._check_name(blob_name)
-        size = check_size(size)
-        sha256 = check_sha256(sha256)
-        self._refuse_conflict(name, size, sha256)
+        name, size, sha256 = self._check_upload(blob_name, size, sha256)
+        self._stored_copy(name, size, sha256)
         grant = Grant("w", name, 0, size, sha256, self.part_size)
         return self._signed(grant, self._ttl(ttl_secs), "upload")
 
@@ -318,7 +316,7 @@ class LocalStore(ArtifactStore):
         assert grant.size is not None and grant.sha256 is not None
         name = grant.blob_name
         with self._lock(name):
-            done = self._existing(name, grant.size, grant.sha256)
+            done = self._stored_copy(name, grant.size, grant.sha256)
             if done is not None:
                 return done
             staged = self._staging.open(grant)
@@ -361,17 +359,9 @@ class LocalStore(ArtifactStore):
             return None  # the file was changed behind our back: no trustworthy checksum
         return meta.get("sha256")
 
-    def _existing(self, name: str, size: int, sha256: str) -> BlobInfo | None:
-        try:
-            info = self.stat(name)
-        except NotFound:
-            return None
-        if info.size == size and (info.sha256 or file_sha256(self.blob_path(name))) == sha256:
-            return BlobInfo(name, size, sha256, info.last_modified)
-        raise BlobConflict(name, f"stored size {info.size}, sha256 {info.sha256}")
-
-    def _refuse_conflict(self, name: str, size: int, sha256: str) -> None:
-        self._existing(name, size, sha256)
+    def _stored_sha256(self, info: BlobInfo) -> str | None:
+        # A blob written behind our back has no trustworthy record: hash its bytes.
+        return info.sha256 or file_sha256(self.blob_path(info.name))
 
     def _publish(self, source: Path, name: str, sha256: str) -> BlobInfo:
         target = self.blob_path(name)
@@ -437,7 +427,7 @@ class WholeUpload:
             )
         name = self._grant.blob_name
         with self._store._lock(name):
-            done = self._store._existing(name, self._written, actual)
+            done = self._store._stored_copy(name, self._written, actual)
             if done is not None:
                 return done
             return self._store._publish(self._path, name, actual)

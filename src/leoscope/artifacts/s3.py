@@ -36,12 +36,10 @@ from .base import (
     BlobInfo,
     SignedUrl,
     check_blob_name,
-    check_sha256,
     check_size,
     choose_part_size,
     part_count,
 )
-from .errors import BlobConflict
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +103,12 @@ class S3Store(ArtifactStore):
         ttl_secs: int | None = None,
         upload_id: str | None = None,
     ) -> SignedUrl:
-        key = check_blob_name(blob_name)
-        size = check_size(size)
-        sha256 = check_sha256(sha256)
+        key, size, sha256 = self._check_upload(blob_name, size, sha256)
         ttl = self._ttl(ttl_secs)
         self._ensure_bucket()
         expires = _expiry(ttl)
         head_url = self._presign("head_object", {"Key": key}, ttl)
-        try:
-            info = self.stat(key)
-        except NotFound:
-            pass
-        else:
-            if info.size != size or info.sha256 != sha256:
-                raise BlobConflict(key, f"stored size {info.size}, sha256 {info.sha256}")
+        if self._stored_copy(key, size, sha256) is not None:
             # Already stored: the uploader HEADs `url`, sees the checksum and is done.
             return SignedUrl(self.backend, "upload", head_url, key, expires, ttl, sha256, size)
         part_size = choose_part_size(size, max_parts=self.max_parts, minimum=self.part_size)
