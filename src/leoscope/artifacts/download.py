@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,11 @@ from pathlib import Path
 import httpx
 
 from leoscope.core.errors import NotFound
+from leoscope.retry import Backoff
 
 from .base import SignedUrl, check_sha256
 from .digest import BackgroundHasher, file_digest
-from .errors import ChecksumMismatch, SignedUrlRejected, TransferFailed, TransferUnavailable
+from .errors import ChecksumMismatch, SignedUrlRejected, TransferFailed
 from .protocols import azure_version
 from .session import (
     TRANSIENT_STATUS,
@@ -31,6 +31,7 @@ from .session import (
     Signer,
     http_client,
     refused_error,
+    wait_transient,
 )
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,8 @@ class _Fetcher:
         """Complete `.part`; return its (sha256, size)."""
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         self._load_partial()
-        failing_since: float | None = None
-        attempt = refreshes = 0
+        backoff: Backoff | None = None
+        refreshes = 0
         while True:
             signed = self.session.get()
             try:
@@ -151,19 +152,10 @@ class _Fetcher:
                 continue
             except (httpx.TransportError, _TransientStatus) as exc:
                 problem = str(exc) or type(exc).__name__
-            now = time.monotonic()
-            failing_since = now if failing_since is None else failing_since
-            if now - failing_since >= self.policy.max_elapsed_secs:
-                raise TransferUnavailable(f"download failed for too long, last: {problem}")
-            attempt += 1
-            delay = self.policy.delay(attempt)
-            log.warning(
-                "artifact download interrupted (attempt %d, retry in %.2f s): %s",
-                attempt,
-                delay,
-                problem,
+            backoff = backoff or self.policy.backoff()
+            wait_transient(
+                backoff, "download", problem, f"download failed for too long, last: {problem}"
             )
-            time.sleep(delay)
 
     def _stream(self, signed: SignedUrl) -> int:
         headers = {"Range": f"bytes={self._offset}-"} if self._offset else {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
 import ssl
 import threading
 import time
@@ -22,6 +21,9 @@ from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 import httpx
+
+from leoscope import retry
+from leoscope.retry import Backoff
 
 from .base import SignedUrl, redact_url
 from .errors import SignedUrlExpired, SignedUrlRejected, TransferUnavailable
@@ -58,16 +60,29 @@ _install_redaction()
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long one request keeps being retried, and how the waits between tries grow."""
+    """How long one request keeps being retried, and how the waits between tries grow.
+
+    The schedule itself is `leoscope.retry`'s (jittered, doubling waits); the budget counts
+    from the first failure of the request, so a long transfer is not penalised for its length.
+    """
 
     max_elapsed_secs: float = 60.0
     initial_delay_secs: float = 0.2
     max_delay_secs: float = 5.0
 
-    def delay(self, attempt: int) -> float:
-        """Full-jitter exponential backoff for the given (1-based) retry attempt."""
-        cap = min(self.max_delay_secs, self.initial_delay_secs * 2 ** (attempt - 1))
-        return random.uniform(cap / 2, cap)
+    def __post_init__(self) -> None:
+        self._schedule()  # a bad policy raises ValueError here, not at the first failure
+
+    def _schedule(self) -> retry.RetryPolicy:
+        return retry.RetryPolicy(
+            first_wait_secs=self.initial_delay_secs,
+            max_wait_secs=self.max_delay_secs,
+            give_up_after_secs=self.max_elapsed_secs,
+        )
+
+    def backoff(self) -> Backoff:
+        """A fresh wait schedule, started now (at a request's first failure)."""
+        return Backoff(self._schedule())
 
 
 class SignedSession:
@@ -122,8 +137,7 @@ class SignedCaller:
         ok: Container[int] = range(200, 300),
     ) -> httpx.Response:
         """Send until a non-transient answer; return it unless it is a 403."""
-        failing_since: float | None = None
-        attempt = 0
+        backoff: Backoff | None = None
         refreshes = 0
         while True:
             signed = self.session.get()
@@ -142,22 +156,29 @@ class SignedCaller:
                 if response.status_code not in TRANSIENT_STATUS or response.status_code in ok:
                     return response
                 problem = f"HTTP {response.status_code}"
-            now = time.monotonic()
-            failing_since = now if failing_since is None else failing_since
-            if now - failing_since >= self.policy.max_elapsed_secs:
-                raise TransferUnavailable(
-                    f"{what} failed for {self.policy.max_elapsed_secs:.0f} s, last: {problem}"
-                )
-            attempt += 1
-            delay = self.policy.delay(attempt)
-            log.warning(
-                "artifact %s failed (attempt %d, retry in %.2f s): %s",
+            backoff = backoff or self.policy.backoff()
+            wait_transient(
+                backoff,
                 what,
-                attempt,
-                delay,
                 problem,
+                f"{what} failed for {self.policy.max_elapsed_secs:.0f} s, last: {problem}",
             )
-            time.sleep(delay)
+
+
+def wait_transient(backoff: Backoff, what: str, problem: str, give_up: str) -> None:
+    """Sleep before the next try of a failing request, or raise TransferUnavailable(give_up)
+    once its time budget is spent. One place for the log line of every retried transfer."""
+    delay = backoff.next_wait()
+    if delay is None:
+        raise TransferUnavailable(give_up)
+    log.warning(
+        "artifact %s failed (attempt %d, retry in %.2f s): %s",
+        what,
+        backoff.attempts - 1,
+        delay,
+        problem,
+    )
+    time.sleep(delay)
 
 
 def refused_error(response: httpx.Response, signed: SignedUrl) -> SignedUrlRejected:
