@@ -252,6 +252,9 @@ class Agent:
             keep_run_dirs=s.keep_run_dirs,
         )
         self.executor = executor
+        # Unwinds after the executor has let go of its runs, so no run can open a telemetry
+        # writer once they are all closed.
+        stack.push_async_callback(self.telemetry_hook.close_all)
         stack.push_async_callback(executor.shutdown)
         scavenger.bind(executor)
         pairing.bind(executor)
@@ -263,7 +266,6 @@ class Agent:
             runtime_kind=runtime.kind,
             busy=lambda: bool(executor.active_runs()),
         )
-        stack.push_async_callback(self.telemetry_hook.close_all)
         await reconcile(
             state=state,
             runtime=runtime,
