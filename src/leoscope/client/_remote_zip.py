@@ -4,7 +4,9 @@ A zip keeps its table of contents at the end, so listing an archive (`leoscope r
 reading a few small members (`leoscope run logs`) needs a few ranges of it, not the whole
 archive, which may hold gigabytes of captures. `RangeReader` is a read-only, seekable file
 over the URL (blocks of `BLOCK_BYTES`, the last few cached) that `zipfile` reads as it would a
-local file. An expired or refused URL is re-signed (once per refusal) through `resign`.
+local file. Requests go through the artifact library's `SignedCaller`, like downloads: a URL
+near expiry or refused is re-signed through `resign`, and a store that is briefly unreachable
+is retried within `READ_RETRY`.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from collections.abc import Callable
 
 import httpx
 
-from leoscope.artifacts import SignedUrl, TransferFailed
+from leoscope.artifacts import RetryPolicy, SignedUrl, TransferFailed
 from leoscope.artifacts.protocols import azure_version
-from leoscope.core.errors import Unavailable
+from leoscope.artifacts.session import SignedCaller, SignedSession, http_client
 
 BLOCK_BYTES = 256 * 1024
 CACHED_BLOCKS = 16
-TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=None)
+READ_RETRY = RetryPolicy(max_elapsed_secs=10.0)
 
 
 class RangeReader(io.RawIOBase):
@@ -31,12 +33,13 @@ class RangeReader(io.RawIOBase):
     def __init__(self, signed: SignedUrl, resign: Callable[[], SignedUrl]) -> None:
         if signed.size is None:
             raise TransferFailed(f"the store did not say how large {signed.blob_name!r} is")
-        self.signed = signed
+        self.blob_name = signed.blob_name
         self.size = signed.size
-        self._resign = resign
         self._pos = 0
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
-        self._http = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        self._http = http_client(1)
+        session = SignedSession(signed, lambda _upload_id: resign())
+        self._call = SignedCaller(self._http, session, READ_RETRY)
         self.bytes_fetched = 0
 
     def close(self) -> None:
@@ -85,28 +88,24 @@ class RangeReader(io.RawIOBase):
         return data
 
     def _get(self, start: int, end: int) -> bytes:
-        for attempt in range(2):
+        def send(signed: SignedUrl) -> httpx.Response:
+            if signed.blob_name != self.blob_name:  # re-signed for a newer snapshot
+                raise TransferFailed(f"{self.blob_name!r} was replaced while it was being read")
             headers = {"Range": f"bytes={start}-{end}"}
-            if self.signed.backend == "azure":
-                headers["x-ms-version"] = azure_version(self.signed.url)
-            try:
-                response = self._http.get(self.signed.url, headers=headers)
-            except httpx.TransportError as exc:
-                raise Unavailable(f"artifact store unreachable: {exc}") from exc
-            if response.status_code == 403 and attempt == 0:
-                self.signed = self._resign()
-                continue
-            if response.status_code not in (200, 206):
-                raise TransferFailed(
-                    f"reading {self.signed.blob_name!r}: HTTP {response.status_code}",
-                    response.status_code,
-                )
-            body = response.content
-            if response.status_code == 200:  # the whole blob: the range was ignored
-                body = body[start : end + 1]
-            self.bytes_fetched += len(body)
-            return body
-        raise TransferFailed(f"the store refused the URL for {self.signed.blob_name!r}", 403)
+            if signed.backend == "azure":
+                headers["x-ms-version"] = azure_version(signed.url)
+            return self._http.get(signed.url, headers=headers)
+
+        response = self._call(f"read of {self.blob_name!r}", send)
+        if response.status_code not in (200, 206):
+            raise TransferFailed(
+                f"reading {self.blob_name!r}: HTTP {response.status_code}", response.status_code
+            )
+        body = response.content
+        if response.status_code == 200:  # the whole blob: the range was ignored
+            body = body[start : end + 1]
+        self.bytes_fetched += len(body)
+        return body
 
 
 class RemoteArchive(zipfile.ZipFile):
