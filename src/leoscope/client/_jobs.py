@@ -9,9 +9,9 @@ from leoscope.api import convert
 from leoscope.api import leotest_pb2 as pb
 from leoscope.core.errors import InvalidInput
 from leoscope.core.model import Job, JobParams, JobType
-from leoscope.core.timeutil import parse_time, to_utc, utcnow
+from leoscope.core.timeutil import iso_z, parse_time, to_utc, utcnow
 
-from ._base import Base, wire_time
+from ._base import Base
 from ._convert import event_from_pb, slot_from_pb
 from ._errors import Subject
 from ._results import Calendar, FreeSlot, ScheduledJob
@@ -70,8 +70,8 @@ class JobsAPI(Base):
             type=pb.job_type.Value(job_type.name),
             params=convert.params_to_pb(LEGACY_PARAMS),
             schedule=cron or "",
-            start_date=wire_time(first),
-            end_date=wire_time(last),
+            start_date=iso_z(first),
+            end_date=iso_z(last),
             length_secs=length_secs,
             overhead=overhead,
             userid=self._transport.user,
@@ -147,7 +147,7 @@ class JobsAPI(Base):
         first = to_utc(not_before) if not_before is not None else utcnow()
         last = not_after if not_after is not None else self.get_job(jobid).end
         request = pb.message_reschedule_job(
-            jobid=jobid, starttime=wire_time(first), endtime=wire_time(last)
+            jobid=jobid, starttime=iso_z(first), endtime=iso_z(last)
         )
         response = self._write("reschedule_job_nearest", request, Subject("job", jobid))
         return parse_time(response.next_slot, "next_slot")
@@ -174,8 +174,8 @@ class JobsAPI(Base):
         request = pb.message_modify_job(jobid=jobid)
         changes = {
             "schedule": cron,
-            "start_date": wire_time(start) if start is not None else None,
-            "end_date": wire_time(end) if end is not None else None,
+            "start_date": iso_z(start) if start is not None else None,
+            "end_date": iso_z(end) if end is not None else None,
             "length_secs": length_secs,
             "trigger": trigger,
             "config": config,
@@ -192,9 +192,7 @@ class JobsAPI(Base):
 
     def calendar(self, nodeid: str, start: datetime, end: datetime) -> Calendar:
         """The node's planned runs overlapping [start, end] (all its jobs, overhead or not)."""
-        request = pb.message_get_scheduled_runs(
-            nodeid=nodeid, start=wire_time(start), end=wire_time(end)
-        )
+        request = pb.message_get_scheduled_runs(nodeid=nodeid, start=iso_z(start), end=iso_z(end))
         response = self._read("get_scheduled_runs", request, Subject("node", nodeid))
         return Calendar(
             nodeid=nodeid,
@@ -221,8 +219,8 @@ class JobsAPI(Base):
         request = pb.message_find_free_slot(
             nodeids=list(nodeids),
             length_secs=length_secs,
-            not_before=wire_time(not_before),
-            not_after=wire_time(not_after),
+            not_before=iso_z(not_before),
+            not_after=iso_z(not_after),
         )
         if location is not None:
             request.location = location

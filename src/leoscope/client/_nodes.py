@@ -8,8 +8,9 @@ from leoscope.api import convert
 from leoscope.api import leotest_pb2 as pb
 from leoscope.core.errors import NotFound
 from leoscope.core.model import Node, Task, TaskStatus, TaskType
+from leoscope.core.timeutil import iso_z
 
-from ._base import Base, wire_time
+from ._base import Base
 from ._convert import node_from_pb, token_from_message
 from ._errors import Subject
 from ._results import RegisteredNode
@@ -120,7 +121,7 @@ class NodesAPI(Base):
             "altitude_m": altitude_m,
             "min_elevation_deg": min_elevation_deg,
             "quiet_hours": quiet_hours,
-            "last_active": wire_time(last_active) if last_active is not None else None,
+            "last_active": iso_z(last_active) if last_active is not None else None,
         }
         for key, value in changes.items():
             if value is not None:

@@ -8,8 +8,9 @@ from leoscope.api import convert
 from leoscope.api import leotest_pb2 as pb
 from leoscope.core.errors import NotFound
 from leoscope.core.model import Run
+from leoscope.core.timeutil import iso_z
 
-from ._base import Base, wire_time
+from ._base import Base
 from ._errors import Subject
 
 
@@ -43,8 +44,8 @@ class RunsAPI(Base):
             if value is not None:
                 setattr(request, key, value)
         if since is not None or until is not None:
-            request.time_range.start = wire_time(since) if since is not None else ""
-            request.time_range.end = wire_time(until) if until is not None else ""
+            request.time_range.start = iso_z(since)
+            request.time_range.end = iso_z(until)
         response = self._read("get_runs", request)
         return [convert.run_from_pb(r) for r in response.runs]
 
