@@ -6,8 +6,9 @@ researcher are registered, and the researcher schedules a sample latency experim
 uploads the run's archive to the orchestrator's embedded store through a signed URL. Then the
 orchestrator's run table, the researcher's download of the archive (through
 get_download_url, SHA-256 verified) and where it is, and min/avg/max of the measured
-latencies. Exit status 0 only if the run completed and its archive was downloaded. With `--keep` the testbed keeps running until Ctrl-C, with credentials for the CLI
-in `<dir>/connect.env`.
+latencies. Exit status 0 only if the run completed and its archive was downloaded. With
+`--keep` the testbed keeps running until Ctrl-C, with credentials for the CLI in
+`<dir>/connect.env`.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import signal
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from leoscope.client import AsyncClient, Run
 
 DEMO_NODE = "demo-node"
 DEMO_USER = "demo-researcher"
@@ -190,10 +194,10 @@ async def _until_ready(agent: object, task: asyncio.Task[None]) -> None:
         raise RuntimeError("the node agent did not start within 30 s")
 
 
-async def _report(console: Console, researcher: object, scratch: Path) -> bool:
+async def _report(console: Console, researcher: AsyncClient, scratch: Path) -> bool:
     from leoscope.node import demo
 
-    runs = await researcher.list_runs(job=DEMO_JOB)  # type: ignore[attr-defined]
+    runs = await researcher.list_runs(job=DEMO_JOB)
     table = Table(title="Runs, as the orchestrator has them", title_justify="left")
     for column in ("run", "job", "status", "start (UTC)", "end (UTC)", "message"):
         table.add_column(column, no_wrap=column != "message")
@@ -236,14 +240,15 @@ async def _report(console: Console, researcher: object, scratch: Path) -> bool:
 
 
 async def _download(
-    console: Console, researcher: object, run: object, scratch: Path
+    console: Console, researcher: AsyncClient, run: Run, scratch: Path
 ) -> Path | None:
     """Fetch the run's archive as its owner would (get_download_url, SHA-256 verified) and
     unpack it into <scratch>/results; None if there is nothing to fetch."""
     from leoscope.client import LeoscopeError
 
-    runid: str = run.runid  # type: ignore[attr-defined]
-    blob_name = run.blob_name  # type: ignore[attr-defined]
+    from .archives import extract_archive
+
+    runid, blob_name = run.runid, run.blob_name
     if not blob_name:
         return None
     stored = scratch / "orchestrator" / "artifacts" / blob_name
@@ -252,13 +257,12 @@ async def _download(
     results = scratch / "results"
     results.mkdir(parents=True, exist_ok=True)
     try:
-        got = await researcher.download_run(runid, results)  # type: ignore[attr-defined]
+        got = await researcher.download_run(runid, results)
     except LeoscopeError as exc:
         console.print(f"[red]Download failed:[/] {exc}")
         return None
     shutil.rmtree(results / runid, ignore_errors=True)
-    with zipfile.ZipFile(got.path) as zf:
-        zf.extractall(results)
+    extract_archive(got.path, results, runid)
     console.print(
         f"Downloaded  {got.path} ({got.size} bytes, SHA-256 {got.sha256[:16]}... verified)"
     )
