@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,3 +91,25 @@ def test_completion_script_is_available() -> None:
     result = CliRunner().invoke(app, ["--show-completion", "bash"])
     assert result.exit_code == 0
     assert "leoscope" in result.output.lower()
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["job", "--help"], ["version"], ["version", "-o", "json"]]
+)
+def test_a_closed_pipe_stops_quietly(args: list[str], tmp_path: Any) -> None:
+    """`leoscope ... | head`: help (click), the printer (rich) and echo all stop without a
+    traceback or an 'unexpected BrokenPipeError' line when the reader has gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "leoscope", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "HOME": str(tmp_path), "LEOSCOPE_CONFIG": str(tmp_path / "c")},
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr.decode() == ""
+    assert done.returncode != 0
