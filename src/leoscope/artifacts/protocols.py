@@ -26,6 +26,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import parse_qs, quote, urlsplit
 from xml.sax.saxutils import escape
 
@@ -67,14 +68,25 @@ def content_part_id(index: int, data: bytes | memoryview, file_sha256: str) -> s
 class UploadProtocol(ABC):
     """One back end's part protocol. Methods may be called from several threads at once."""
 
+    sha256_header: ClassVar[str]
+    """The response header in which the store reports a committed blob's SHA-256."""
+
     def __init__(self, call: SignedCaller) -> None:
         self.call = call
         self.client = call.client
         self._file_sha256 = call.session.current.sha256 or ""
 
-    @abstractmethod
+    def _headers(self, signed: SignedUrl) -> dict[str, str]:
+        """Headers every request of this protocol carries (none, unless the store wants some)."""
+        return {}
+
     def stored(self) -> StoredBlob | None:
-        """The committed blob, or None."""
+        """The committed blob (a HEAD of the bundle's URL), or None."""
+        r = self.call("check blob", lambda s: self.client.head(s.url, headers=self._headers(s)))
+        if r.status_code == 404:
+            return None
+        self._expect(r, "check blob", (200,))
+        return StoredBlob(int(r.headers["content-length"]), r.headers.get(self.sha256_header))
 
     @abstractmethod
     def staged(self) -> dict[int, str]:
@@ -111,15 +123,10 @@ class UploadProtocol(ABC):
 class AzureBlocks(UploadProtocol):
     """Azure block blobs through a blob SAS URL (read, create, write)."""
 
+    sha256_header = "x-ms-meta-sha256"
+
     def _headers(self, signed: SignedUrl) -> dict[str, str]:
         return {"x-ms-version": azure_version(signed.url)}
-
-    def stored(self) -> StoredBlob | None:
-        r = self.call("check blob", lambda s: self.client.head(s.url, headers=self._headers(s)))
-        if r.status_code == 404:
-            return None
-        self._expect(r, "check blob", (200,))
-        return StoredBlob(int(r.headers["content-length"]), r.headers.get("x-ms-meta-sha256"))
 
     def staged(self) -> dict[int, str]:
         def send(s: SignedUrl) -> httpx.Response:
@@ -181,12 +188,7 @@ class AzureBlocks(UploadProtocol):
 class S3Multipart(UploadProtocol):
     """S3 multipart upload through the presigned requests in the bundle."""
 
-    def stored(self) -> StoredBlob | None:
-        r = self.call("check object", lambda s: self.client.head(s.url))
-        if r.status_code == 404:
-            return None
-        self._expect(r, "check object", (200,))
-        return StoredBlob(int(r.headers["content-length"]), r.headers.get("x-amz-meta-sha256"))
+    sha256_header = "x-amz-meta-sha256"
 
     def staged(self) -> dict[int, str]:
         def send(s: SignedUrl) -> httpx.Response:
@@ -250,12 +252,7 @@ class S3Multipart(UploadProtocol):
 class LocalParts(UploadProtocol):
     """The local store's HTTP endpoint (`artifacts/http.py`)."""
 
-    def stored(self) -> StoredBlob | None:
-        r = self.call("check blob", lambda s: self.client.head(s.url))
-        if r.status_code == 404:
-            return None
-        self._expect(r, "check blob", (200,))
-        return StoredBlob(int(r.headers["content-length"]), r.headers.get("x-leoscope-sha256"))
+    sha256_header = "x-leoscope-sha256"
 
     def staged(self) -> dict[int, str]:
         r = self.call("list parts", lambda s: self.client.get(f"{s.url}&comp=parts"))
