@@ -14,7 +14,7 @@ import pytest
 
 from leoscope.api import leotest_pb2 as pb
 from leoscope.artifacts import download_file, file_digest, signed_url_from_response, upload_file
-from tests.harness import RunningOrchestrator
+from tests.harness import RunningOrchestrator, job_request
 from tests.integration.artifacts.servers import S3_ACCESS_KEY, S3_SECRET_KEY, require_azurite
 from tests.integration.world import START, World, build_world
 from tests.services import AZURITE_CONNECTION_STRING
@@ -160,3 +160,45 @@ def test_users_never_see_storage_keys(world: World) -> None:
     config = world.alice.call("get_global_config", pb.message_get_global_config()).config
     assert config.datastore.blob.connectionString in ("", "********")
     assert config.datastore.store.s3_secret_key in ("", "********")
+
+
+@pytest.mark.parametrize("world", ["local"], indirect=True)
+def test_a_run_cannot_claim_another_runs_archive_or_id(world: World, tmp_path: Path) -> None:
+    """Download URLs go to the job's owner: a node must not point a run of its own job at
+    another job's archive, nor take over another job's run by its id."""
+    path = archive(tmp_path)
+    sha, size = file_digest(path)
+
+    def signer(upload_id: str | None):
+        req = upload_request(path, **({"upload_id": upload_id} if upload_id else {}))
+        return signed_url_from_response(world.node1.call("get_upload_url", req))
+
+    upload_file(signer, path)
+    alices = f"jobs/node-1/job-a/2031/3/1/{RUN}.zip"
+    assert complete(world, alices, sha, size).state == pb.SUCCESS
+    bobs_job = job_request("job-b", "node-3", START, "2031-03-01T12:00:00")
+    assert world.bob.call("schedule_job", bobs_job).state == pb.SUCCESS
+
+    def report(runid: str, **fields: object) -> pb.message_update_run_response:
+        run = pb.run_instance(
+            runid=runid,
+            jobid="job-b",
+            nodeid="node-3",
+            userid="bob",
+            start_time=START,
+            end_time=START,
+            last_updated=START,
+            status="EXECUTING",
+            **fields,
+        )
+        return world.node3.call("update_run", pb.message_update_run(run=run))
+
+    before = world.orch.snapshot()["runs"]
+    pointed = report("run-b", blob_name=alices)
+    assert pointed.state == pb.FAILED and "blob_name" in pointed.message
+    taken = report(RUN)
+    assert taken.state == pb.FAILED and "job" in taken.message
+    assert world.orch.snapshot()["runs"] == before
+    assert report("run-b").state == pb.SUCCESS
+    nothing = world.bob.call("get_download_url", pb.message_get_download_url(runid="run-b"))
+    assert nothing.state == pb.FAILED  # bob's run has no archive, and alice's stays hers

@@ -31,15 +31,10 @@ def upload_url(ctx: Ctx, request: UploadRequest) -> SignedUrl:
         raise PermissionDenied(ctx.principal.denial())
     with ctx.read() as conn:
         store, prefix = ctx.services.artifacts.current(conn)
-    name = blob_name_for_run(prefix, run)
-    if request.blob_name and request.blob_name != name:
-        # Partial snapshots live beside the archive: <...>/<runid>.<anything>.zip
-        stem = name.removesuffix(".zip")
-        if not (
-            request.blob_name.startswith(stem + ".") and "/" not in request.blob_name[len(stem) :]
-        ):
-            raise InvalidInput("blob_name", f"must be {name} or {stem}.<suffix> for this run")
-        name = request.blob_name
+    if request.blob_name:
+        name = own_blob_name(run, request.blob_name, prefix=prefix)
+    else:
+        name = blob_name_for_run(prefix, run)
     return store.sign_upload(
         name, size=request.size, sha256=request.sha256, upload_id=request.upload_id
     )
@@ -64,3 +59,22 @@ def verify_archive(ctx: Ctx, run: Run) -> None:
     with ctx.read() as conn:
         store, _ = ctx.services.artifacts.current(conn)
     store.verify(run.blob_name, size=run.archive_size, sha256=run.archive_sha256)
+
+
+def own_blob_name(
+    run: Run, name: str, *, prefix: str | None = None, field: str = "blob_name"
+) -> str:
+    """`name` when it is the run's archive or a partial snapshot beside it (`<runid>.<suffix>`),
+    under the artifact path `prefix` (any artifact path when None: it may have changed since
+    the upload); raises InvalidInput otherwise."""
+    own = blob_name_for_run(prefix or "", run)
+    own_dir, _, own_leaf = own.rpartition("/")
+    directory, _, leaf = name.rpartition("/")
+    in_place = directory == own_dir or (prefix is None and directory.endswith("/" + own_dir))
+    stem = own_leaf.removesuffix(".zip")
+    if not (in_place and (leaf == own_leaf or leaf.startswith(stem + "."))):
+        shown = own if prefix is not None else f"<artifactPath>/{own}"
+        raise InvalidInput(
+            field, f"must be {shown} or {shown.removesuffix('.zip')}.<suffix> for this run"
+        )
+    return name

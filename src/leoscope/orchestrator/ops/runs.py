@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from leoscope.core.errors import InvalidInput, PermissionDenied
+from leoscope.core.errors import Conflict, InvalidInput, PermissionDenied
 from leoscope.core.model import Run, RunStatus
 from leoscope.core.timeutil import parse_time
 from leoscope.core.validation import check_id, check_text
@@ -28,9 +28,15 @@ def update_run(ctx: Ctx, run: Run) -> str:
         raise InvalidInput("run.status", "is empty")
     check_text("run.status", run.status, MAX_STATUS_LEN)
     check_text("run.status_message", run.status_message.replace("\n", " "), MAX_MESSAGE_LEN)
+    if run.blob_name:
+        # Download URLs are signed for the stored name: it must be this run's own archive.
+        artifact_ops.own_blob_name(run, run.blob_name, field="run.blob_name")
     if run.status == RunStatus.COMPLETE and ctx.services.artifacts is not None:
         artifact_ops.verify_archive(ctx, run)  # outside the transaction: it may talk to a store
     with ctx.write() as conn:
+        stored = run_store.get(conn, run.runid)
+        if stored is not None and stored.jobid != run.jobid:
+            raise Conflict("run with the given id belongs to another job")
         job = job_store.get(conn, run.jobid)
         if job is not None:
             ctx.require("update_run", job=job)
@@ -38,7 +44,6 @@ def update_run(ctx: Ctx, run: Run) -> str:
             run = replace(run, userid=job.userid)
         else:
             # The job is gone (deleted mid-run): the reporting node may still close its run.
-            stored = run_store.get(conn, run.runid)
             reporter_ok = ctx.principal.is_admin or (
                 ctx.principal.is_node
                 and ctx.principal.userid in (run.nodeid, stored.nodeid if stored else None)
@@ -47,7 +52,7 @@ def update_run(ctx: Ctx, run: Run) -> str:
                 raise PermissionDenied(ctx.principal.denial())
             if stored is not None:
                 run = replace(run, userid=stored.userid)
-        run_store.upsert(conn, run)
+        run_store.upsert(conn, run, stored)
     if ctx.principal.is_node:
         ctx.services.liveness.mark(ctx.principal.userid, ctx.now)
     return "updated run successfully"
@@ -90,8 +95,3 @@ def get_runs(
             limit=limit or None,
             **scope,
         )
-
-
-def get_run(ctx: Ctx, runid: str) -> Run | None:
-    runs = get_runs(ctx, runid=runid, limit=1)
-    return runs[0] if runs else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import Connection, Row, insert, or_, select, update
@@ -36,31 +37,19 @@ def get(conn: Connection, runid: str) -> Run | None:
     return _run(row) if row else None
 
 
-def upsert(conn: Connection, run: Run) -> bool:
-    """Insert or replace a run. Returns False (and changes nothing) when the stored run carries
-    a higher sequence number: a late retry must never move a run backwards."""
-    values = {
-        "jobid": run.jobid,
-        "nodeid": run.nodeid,
-        "userid": run.userid,
-        "start_time": run.start_time,
-        "end_time": run.end_time,
-        "last_updated": run.last_updated,
-        "blob_url": run.blob_url,
-        "status": run.status,
-        "status_message": run.status_message,
-        "archive_sha256": run.archive_sha256,
-        "archive_size": run.archive_size,
-        "seq": run.seq,
-        "blob_name": run.blob_name,
-        "trigger_values": run.trigger_values,
-    }
-    current = conn.execute(select(runs.c.seq).where(runs.c.runid == run.runid)).first()
-    if current is None:
-        conn.execute(insert(runs).values(runid=run.runid, **values))
+def upsert(conn: Connection, run: Run, stored: Run | None) -> bool:
+    """Insert `run`, or replace `stored` (its row as read in this transaction) with it.
+
+    Returns False (and changes nothing) when the stored run carries a higher sequence number:
+    a late retry must never move a run backwards.
+    """
+    values = asdict(run)
+    if stored is None:
+        conn.execute(insert(runs).values(**values))
         return True
-    if run.seq is not None and current.seq is not None and run.seq < current.seq:
+    if run.seq is not None and stored.seq is not None and run.seq < stored.seq:
         return False
+    del values["runid"]
     conn.execute(update(runs).where(runs.c.runid == run.runid).values(**values))
     return True
 
