@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.protobuf.json_format import MessageToDict
 
 from leoscope.api import leotest_pb2 as pb
@@ -241,6 +243,33 @@ def test_heartbeat(world: World) -> None:
     assert not world.admin.call("report_heartbeat", pb.message_heartbeat(nodeid="ghost")).received
     node = world.admin.call("get_nodes", pb.message_get_nodes(nodeid="node-1")).nodes[0]
     assert node.last_active.startswith("20") and not node.last_active.startswith("2020-01-01")
+
+
+def test_a_node_tick_answered_from_caches_opens_no_connection(world: World) -> None:
+    """The poll path runs on the event loop: once warm, it must not touch the database."""
+    tick = [
+        ("report_heartbeat", pb.message_heartbeat(nodeid="node-1")),
+        ("update_node", pb.message_update_node(nodeid="node-1", public_ip="")),
+        ("get_jobs_by_nodeid", pb.message_get_jobs_by_nodeid(nodeid="node-1")),
+        ("get_tasks", pb.message_get_tasks(nodeid="node-1")),
+        ("get_scavenger_status", pb.message_get_scavenger_status(nodeid="node-1")),
+    ]
+    for rpc, request in tick:  # warm the caches
+        world.node1.call(rpc, request)
+    checkouts: list[str] = []
+
+    def count(*_: object) -> None:
+        if threading.current_thread().name != "liveness":  # the batched heartbeat writer
+            checkouts.append(threading.current_thread().name)
+
+    engine = world.orch.server.store.engine
+    sa.event.listen(engine, "checkout", count)
+    try:
+        for rpc, request in tick * 3:
+            world.node1.call(rpc, request)
+    finally:
+        sa.event.remove(engine, "checkout", count)
+    assert checkouts == []
 
 
 def test_scavenger_flag_round_trip(world: World) -> None:

@@ -7,6 +7,7 @@ decode the request, call the operation in `ops`, and encode the result. Refusals
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from leoscope.api import convert
 from leoscope.api import leotest_pb2 as pb
 from leoscope.artifacts import signed_url_response, upload_request_from_pb
 from leoscope.core.errors import InvalidInput
-from leoscope.core.model import TaskStatus, TaskType
+from leoscope.core.model import Job, TaskStatus, TaskType
 from leoscope.core.timeutil import from_epoch, iso_z, job_date, ref_time
 
 from .ops import artifacts as artifact_ops
@@ -31,6 +32,12 @@ SUCCESS = pb.SUCCESS
 
 def _opt(msg: Any, name: str) -> Any:
     return getattr(msg, name) if msg.HasField(name) else None
+
+
+def _jobs_response(jobs: Sequence[Job]) -> pb.message_get_jobs_by_nodeid_response:
+    return pb.message_get_jobs_by_nodeid_response(
+        exists=bool(jobs), jobs=[convert.job_to_pb(j) for j in jobs]
+    )
 
 
 class Handlers:
@@ -107,18 +114,18 @@ class Handlers:
         )
 
     def get_jobs_by_nodeid(self, ctx: Ctx, req: pb.message_get_jobs_by_nodeid) -> Any:
-        jobs = job_ops.jobs_on_node(ctx, req.nodeid, bool(_opt(req, "include_expired")))
-        if isinstance(jobs, tuple):  # the cached live list: encode it once
-            hit = self._encoded_jobs.get(req.nodeid)
-            if hit is not None and hit[0] is jobs:
-                return hit[1]
-        response = pb.message_get_jobs_by_nodeid_response(
-            exists=bool(jobs), jobs=[convert.job_to_pb(j) for j in jobs]
-        )
-        if isinstance(jobs, tuple):
-            if len(self._encoded_jobs) > 50_000:
-                self._encoded_jobs.clear()
-            self._encoded_jobs[req.nodeid] = (jobs, response)
+        include_expired = bool(_opt(req, "include_expired"))
+        jobs = job_ops.jobs_on_node(ctx, req.nodeid, include_expired)
+        if include_expired:
+            return _jobs_response(jobs)
+        # The live list comes from the read cache: encode each cached answer once.
+        hit = self._encoded_jobs.get(req.nodeid)
+        if hit is not None and hit[0] is jobs:
+            return hit[1]
+        response = _jobs_response(jobs)
+        if len(self._encoded_jobs) > 50_000:
+            self._encoded_jobs.clear()
+        self._encoded_jobs[req.nodeid] = (jobs, response)
         return response
 
     def reschedule_job_nearest(self, ctx: Ctx, req: pb.message_reschedule_job) -> Any:

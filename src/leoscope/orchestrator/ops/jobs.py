@@ -134,8 +134,8 @@ def jobs_of_user(ctx: Ctx, userid: str) -> list[Job]:
 def jobs_on_node(ctx: Ctx, nodeid: str, include_expired: bool = False) -> Sequence[Job]:
     ctx.require("get_jobs_by_nodeid")
     check_id("nodeid", nodeid)
-    with ctx.read() as conn:
-        if include_expired:
+    if include_expired:
+        with ctx.read() as conn:
             return job_store.on_nodes(conn, [nodeid], active_at=None)
 
     def load() -> tuple[Job, ...]:
