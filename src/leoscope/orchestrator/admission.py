@@ -22,6 +22,7 @@ from leoscope.core import schedule
 from leoscope.core.conflicts import BusyIndex, BusyJob, find_conflicts, find_free_slot
 from leoscope.core.errors import ConflictInfo
 from leoscope.core.model import Job
+from leoscope.core.quiet_hours import parse_quiet_hours
 from leoscope.core.timeutil import from_epoch, iso_z, to_epoch
 
 from .store import jobs as job_store
@@ -175,13 +176,17 @@ class Admission:
             return []
         for nodeid in job.nodes:
             node = node_store.get(conn, nodeid)
-            if node is None or not node.quiet_hours:
+            windows = parse_quiet_hours(node.quiet_hours) if node is not None else ()
+            if not windows:
                 continue
-            quiet = []
-            for n, part in enumerate(node.quiet_hours.split(";")):
-                cron, _, minutes = part.partition("@")
-                window = schedule.expand_cron(cron.strip(), lo - int(minutes) * 60, hi)
-                quiet.append(BusyJob(f"quiet-{n}", window, int(minutes) * 60))
+            quiet = [
+                BusyJob(
+                    f"quiet-{n}",
+                    schedule.expand_cron(w.cron, lo - w.length_secs, hi),
+                    w.length_secs,
+                )
+                for n, w in enumerate(windows)
+            ]
             clashes = find_conflicts(starts, job.length_secs, quiet)
             if clashes:
                 first = min(c.start for c in clashes)

@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from leoscope.core import schedule
 from leoscope.core.errors import Conflict, InvalidInput, NotFound
 from leoscope.core.model import Job, Node, Role, User
+from leoscope.core.quiet_hours import parse_quiet_hours
 from leoscope.core.timeutil import parse_time
 from leoscope.core.validation import check_id, check_text, parse_coords
 
@@ -36,19 +36,7 @@ def check_public_ip(value: str) -> str:
 
 def check_quiet_hours(value: str | None) -> str | None:
     """Quiet hours: `<cron>@<minutes>` windows joined by ';' (scavenger mode on in each)."""
-    if not value:
-        return value
-    for part in value.split(";"):
-        cron, sep, minutes = part.partition("@")
-        if not sep or not minutes.strip().isdigit() or int(minutes) <= 0:
-            raise InvalidInput(
-                "quiet_hours",
-                f"{part!r} must be '<cron expression>@<minutes>', e.g. '0 18 * * *@120'",
-            )
-        try:
-            schedule.validate_cron(cron.strip())
-        except InvalidInput as exc:
-            raise InvalidInput("quiet_hours", exc.problem) from None
+    parse_quiet_hours(value)
     return value
 
 
