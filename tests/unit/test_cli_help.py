@@ -87,7 +87,10 @@ def test_global_options_name_their_environment_variables() -> None:
     assert "LEOSCOPE_PROFILE" in output and "--install-completion" in output
 
 
-def test_completion_script_is_available() -> None:
+def test_completion_script_is_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Name the shell instead of letting typer detect it from the process tree, which depends
+    # on how the tests were started (pytest-xdist workers have no shell parent).
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     result = CliRunner().invoke(app, ["--show-completion", "bash"])
     assert result.exit_code == 0
     assert "leoscope" in result.output.lower()
