@@ -160,14 +160,6 @@ class Node:
     min_elevation_deg: float | None = None
     quiet_hours: str | None = None
 
-    @property
-    def lat_lon(self) -> tuple[float, float] | None:
-        try:
-            lat, lon = (float(p) for p in self.coords.split(","))
-        except ValueError:
-            return None
-        return lat, lon
-
 
 @dataclass(frozen=True, slots=True)
 class Run:

@@ -188,15 +188,6 @@ def task_executor(p: Principal, *, task: Task, **_: Any) -> bool:
     return p.is_admin or (p.is_node and p.userid == task.nodeid)
 
 
-def kernel_checker(p: Principal, **_: Any) -> bool:
-    return p.is_admin or p.is_node
-
-
-def job_owner_or_runner(p: Principal, *, job: Job, **_: Any) -> bool:
-    """Download URLs: the owner or an admin."""
-    return job_owner(p, job=job)
-
-
 @dataclass(frozen=True, slots=True)
 class Rule:
     check: Callable[..., bool]
@@ -237,10 +228,10 @@ RULES: dict[str, Rule] = {
     "schedule_task": Rule(task_creator, "the job's (client) node"),
     "get_tasks": Rule(admin_or_node, "filtered: admins all; nodes their own tasks"),
     "update_task": Rule(task_executor, "the node the task is for (admins too)"),
-    "kernel_access": Rule(kernel_checker, "nodes and admins"),
+    "kernel_access": Rule(admin_or_node, "nodes and admins"),
     "watch_node": Rule(admin_or_node_itself, "the node itself (admins too)"),
     "get_upload_url": Rule(run_reporter, "the node that ran the run"),
-    "get_download_url": Rule(job_owner_or_runner, "the job's owner and admins"),
+    "get_download_url": Rule(job_owner, "the job's owner and admins"),
 }
 
 

@@ -59,9 +59,6 @@ class EventHub:
             if not self._subscribers[nodeid]:
                 del self._subscribers[nodeid]
 
-    def watchers(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
-
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq

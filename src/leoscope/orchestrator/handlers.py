@@ -51,7 +51,7 @@ class Handlers:
         return pb.message_update_global_config_response(message=config_ops.update(ctx, document))
 
     def get_global_config(self, ctx: Ctx, req: pb.message_get_global_config) -> Any:
-        document, _masked = config_ops.load(ctx)
+        document = config_ops.load(ctx)
         return pb.message_get_global_config_response(config=convert.document_to_settings(document))
 
     # ------------------------------------------------------------------ users

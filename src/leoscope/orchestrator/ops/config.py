@@ -27,15 +27,13 @@ def update(ctx: Ctx, document: dict[str, Any]) -> str:
     return "config updated"
 
 
-def load(ctx: Ctx) -> tuple[dict[str, Any], bool]:
-    """The stored document and whether it was masked for this caller."""
+def load(ctx: Ctx) -> dict[str, Any]:
+    """The stored document, its secrets masked unless the caller may see them."""
     with ctx.read() as conn:
         document = config_doc.load(conn)
     if document is None:
         raise NotFound("config", "global", "global config not set")
-    if ctx.may("get_global_config"):
-        return document, False
-    return mask(document), True
+    return document if ctx.may("get_global_config") else mask(document)
 
 
 def mask(document: Any) -> Any:

@@ -63,7 +63,6 @@ def find(
     location: str | None = None,
     name: str | None = None,
     provider: str | None = None,
-    active_since: datetime | None = None,
 ) -> list[Node]:
     query = select(nodes).order_by(nodes.c.nodeid)
     for column, value in (
@@ -74,8 +73,6 @@ def find(
     ):
         if value:
             query = query.where(column == value)
-    if active_since is not None:
-        query = query.where(nodes.c.last_active >= active_since)
     return [_node(r) for r in conn.execute(query)]
 
 
