@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import schedule
 from .errors import InvalidInput
 from .experiment import parse_experiment_config
 from .model import Job, JobParams, JobType
 from .timeutil import parse_time
+from .zones import load_zone
 
 # Letters, digits, '.', '_', '@', '-'; not starting with '.' (so never "." or ".." as a path
 # segment on a node) nor '-' (never read as an option by a reference node's command line).
@@ -64,13 +64,9 @@ def parse_coords(text: str, field: str = "coords") -> tuple[float, float]:
 
 
 def check_timezone(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput("timezone", f"{value!r} is not an IANA time zone") from None
-    return value
+    if value:
+        load_zone(value)
+    return value or None
 
 
 def check_params(params: JobParams) -> JobParams:
