@@ -143,6 +143,21 @@ STATUS_FOR = (
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
 )
 
+# Where the wire contract asks one RPC for another code: reference nodes retry an unset global
+# config (FAILED_PRECONDITION) until an admin uploads one.
+STATUS_OVERRIDES: dict[tuple[str, type[LeoscopeError]], grpc.StatusCode] = {
+    ("get_global_config", NotFound): grpc.StatusCode.FAILED_PRECONDITION,
+}
+
+
+def status_for(rpc: str, exc: LeoscopeError) -> grpc.StatusCode:
+    """The status code of a refusal of `rpc` that has no in-response failure shape."""
+    for kind, code in STATUS_FOR:
+        if isinstance(exc, kind):
+            return STATUS_OVERRIDES.get((rpc, kind), code)
+    return grpc.StatusCode.FAILED_PRECONDITION
+
+
 # RPCs every node makes every tick; mostly cache hits, run on the event loop itself.
 INLINE_RPCS = frozenset(
     {"report_heartbeat", "get_jobs_by_nodeid", "get_tasks", "get_scavenger_status"}
@@ -215,12 +230,7 @@ class OrchestratorServicer(pb_grpc.LeotestOrchestratorServicer):
                     trailers.append((FIELD_TRAILER, exc.field))
                 context.set_trailing_metadata(trailers)
                 return failure(exc)
-            if rpc == "get_global_config" and isinstance(exc, NotFound):
-                await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
-            for kind, code in STATUS_FOR:
-                if isinstance(exc, kind):
-                    await context.abort(code, str(exc))
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+            await context.abort(status_for(rpc, exc), str(exc))
         except Exception:
             log.exception("rpc=%s failed unexpectedly", rpc)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error (logged by the server)")
