@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .cron import validate_cron
+from .cron import expand_cron, validate_cron
 from .errors import InvalidInput
+
+LOOKAHEAD_SECS = 366 * 24 * 3600
+"""How far ahead the next window start is searched (a yearly cron still fires within it)."""
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,25 @@ def parse_quiet_hours(text: str | None) -> tuple[QuietWindow, ...]:
             raise InvalidInput("quiet_hours", exc.problem) from None
         windows.append(QuietWindow(cron.strip(), int(minutes) * 60))
     return tuple(windows)
+
+
+def quiet_state(windows: tuple[QuietWindow, ...], now: float) -> tuple[bool, float]:
+    """(whether `now` is inside a window, the next time at which that may change).
+
+    The next time is the earliest end of a window covering `now` or start of another window
+    (infinity when there are no windows); overlapping windows may keep the node quiet past
+    it, which the caller sees when it asks again then.
+    """
+    n = int(now)
+    inside = False
+    next_change = float("inf")
+    for window in windows:
+        covering = expand_cron(window.cron, n - window.length_secs + 1, n + 1)
+        if len(covering):
+            inside = True
+            next_change = min(next_change, float(int(covering[-1]) + window.length_secs))
+        else:
+            upcoming = expand_cron(window.cron, n + 1, n + LOOKAHEAD_SECS, limit=1)
+            if len(upcoming):
+                next_change = min(next_change, float(int(upcoming[0])))
+    return inside, next_change

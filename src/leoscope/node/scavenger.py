@@ -42,13 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 from leoscope.core.errors import InvalidInput
 from leoscope.core.model import JobType, RunStatus
+from leoscope.core.quiet_hours import parse_quiet_hours, quiet_state
 from leoscope.core.timeutil import from_epoch, iso_z
 from leoscope.retry import Backoff, RetryPolicy
 
 from .clock import Clock
 from .control import ControlError
 from .link import LinkError, OrchestratorLink, Refused
-from .quiethours import parse_quiet_hours, quiet_state
 from .records import RunPhase, RunRecord
 from .seams import PROCEED, GateDecision, Outcome, RunContext, RunHook, Skip
 from .state import LocalState

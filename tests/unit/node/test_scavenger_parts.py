@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from leoscope.core.errors import InvalidInput
+from leoscope.core.quiet_hours import parse_quiet_hours, quiet_state
 from leoscope.node.kernel import HOST_SETTINGS_KEY, HostSysctls
 from leoscope.node.pairing import server_config
-from leoscope.node.quiethours import parse_quiet_hours, quiet_state
 from leoscope.node.seams import EndRun
 from leoscope.node.state import LocalState
 
